@@ -1,0 +1,151 @@
+//! A lock-free, `no_std`, multi-size buffer pool.
+//!
+//! A server with many idle connections should not pin a read buffer per connection. The
+//! pattern this crate serves is: wait until data is really there, take a buffer, read, and
+//! give the buffer back as soon as the bytes are consumed. Getting and returning a buffer must
+//! then be cheap, safe from any thread, and never hand out stale bytes.
+//!
+//! ```
+//! use slackwater_pool::{global, Pool};
+//!
+//! let mut buf = global().get(1500).unwrap();      // smallest class >= 1500 B: 4 KiB
+//! assert_eq!((buf.len(), buf.capacity()), (0, 4096));
+//! buf.extend_from_slice(b"len:5 hello").unwrap();  // only written bytes are readable
+//! buf.advance(6);                                  // consume a header; class unchanged
+//! let payload = buf.freeze();                      // cloneable, sliceable, refcounted
+//! let word = payload.slice(0..5).unwrap();
+//! drop(payload);
+//! assert_eq!(&word[..], b"hello");
+//! drop(word);                                      // last view: the 4 KiB buffer goes back
+//!
+//! let pool = Pool::new();                          // a pool of your own, with statistics
+//! drop(pool.get(100).unwrap());
+//! assert_eq!((pool.stats().in_use(), pool.stats().idle()), (0, 1));
+//! ```
+//!
+//! # Pieces
+//! * [`Pool`]: size classes (default 256 B, 4 KiB, 16 KiB, 32 KiB, 1 MiB — gRPC-Go's tiers,
+//!   see [`Config`]); requests above the largest class are allocated exactly and freed on
+//!   drop. [`Pool::new_static`] is `const` for `static` pools; [`global`] is one with zero
+//!   setup.
+//! * [`Buf`]: owned, RAII, like a fixed-capacity `Vec<u8>`; [`SharedBuf`]: frozen views.
+//! * [`FixedPool`]: buffers carved from memory held inline, for targets without an allocator.
+//! * [`Stats`]: per class, buffers in use, idle, hits, misses, bytes retained.
+//!
+//! # How it works
+//! Each class keeps its idle buffers in slots linked into a lock-free Treiber stack whose head
+//! is one word holding an index and an ABA tag (see the `stack` module source for the
+//! algorithm and its correctness argument). It needs only a pointer-sized CAS, so it builds on
+//! 32-bit targets (`thumbv7em-none-eabihf`) and under loom, which have no 128-bit atomics.
+//! A second stack holds the vacant slots; the number of slots is the class's retention limit,
+//! and a buffer returned when none is vacant is freed.
+//!
+//! Under the `std` feature, a thread also owns a private shard in every pool (one of 16,
+//! claimed on first use and released when the thread exits): one cached buffer per class and
+//! the thread's counters. Because only the owner ever stores into its shard, returning a
+//! buffer to the cache is a plain store and counting is a plain load and store; taking the
+//! cached buffer is one `swap`, which is what lets [`Pool::trim`] empty every thread's cache
+//! safely from any thread. The caches are counted in the statistics as idle buffers.
+//!
+//! # Features
+//! * `alloc` (default): [`Pool`], [`SharedBuf`], [`global`].
+//! * `std` (default, implies `alloc`): per-thread caches, `std::io::Write` for [`Buf`],
+//!   `From<PoolError> for std::io::Error`.
+//! * Neither: [`FixedPool`] and [`Buf`] only.
+//!
+//! # Soundness notes
+//! * Safe code never reads uninitialized or stale memory: `Buf` exposes `0..len` as `[u8]`
+//!   and the rest as `[MaybeUninit<u8>]`.
+//! * A `Buf` may outlive an owned [`Pool`]: it holds a reference to the pool's shared state,
+//!   which is freed when the last buffer comes back. Static pools are never freed.
+//! * With [`ConfigBuilder::zeroing`], every buffer is zeroed when returned.
+#![no_std]
+#![deny(missing_docs)]
+#![warn(
+    clippy::alloc_instead_of_core,
+    clippy::std_instead_of_alloc,
+    clippy::std_instead_of_core
+)]
+
+#[cfg(any(feature = "alloc", test))]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod buf;
+mod config;
+#[cfg(not(loom))]
+mod fixed;
+#[cfg(feature = "alloc")]
+mod pool;
+#[cfg(feature = "alloc")]
+mod shared;
+mod stack;
+mod stats;
+mod sync;
+#[cfg(feature = "std")]
+mod tls;
+
+pub use buf::{Buf, CapacityError};
+pub use config::{Config, ConfigBuilder, ConfigError, DEFAULT_CLASSES, MAX_CLASSES, MAX_RETAINED};
+#[cfg(not(loom))]
+pub use fixed::FixedPool;
+#[cfg(feature = "alloc")]
+pub use pool::Pool;
+#[cfg(feature = "alloc")]
+pub use shared::SharedBuf;
+pub use stats::{ClassStats, Stats};
+
+use core::fmt;
+
+/// Why a buffer could not be handed out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PoolError {
+    /// The request is larger than any allocation can be (`isize::MAX`), or than a
+    /// [`FixedPool`]'s buffers.
+    CapacityOverflow {
+        /// Bytes requested.
+        requested: usize,
+    },
+    /// The allocator returned no memory.
+    AllocFailed {
+        /// Bytes asked of the allocator.
+        size: usize,
+    },
+    /// A [`FixedPool`] has every buffer in use.
+    Exhausted,
+}
+
+impl fmt::Display for PoolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PoolError::CapacityOverflow { requested } => {
+                write!(f, "a buffer of {requested} bytes cannot be allocated")
+            }
+            PoolError::AllocFailed { size } => write!(f, "out of memory allocating {size} bytes"),
+            PoolError::Exhausted => f.write_str("every buffer of the fixed pool is in use"),
+        }
+    }
+}
+
+impl core::error::Error for PoolError {}
+
+#[cfg(feature = "std")]
+impl From<PoolError> for std::io::Error {
+    fn from(e: PoolError) -> Self {
+        std::io::Error::new(std::io::ErrorKind::OutOfMemory, e)
+    }
+}
+
+/// The process-wide default pool: default classes, no setup, no reference counting.
+///
+/// ```
+/// let b = slackwater_pool::global().get(16 * 1024).unwrap();
+/// assert_eq!(b.capacity(), 16 * 1024);
+/// ```
+#[cfg(all(feature = "alloc", not(loom)))]
+pub fn global() -> &'static Pool {
+    static GLOBAL: Pool = Pool::new_static(Config::DEFAULT);
+    &GLOBAL
+}

@@ -1,0 +1,96 @@
+//! Which per-thread shard (cache slot and counters) the calling thread owns.
+//!
+//! A thread claims one of [`SHARDS`] indices the first time it uses any pool, from one global
+//! bitmap, and gives it back when it exits (its thread-local is destroyed). While it holds
+//! index `k`, it is the only thread that writes shard `k` of every pool, which is what lets the
+//! per-thread fast path use plain loads and stores for counters and for refilling its cache.
+//! Threads beyond [`SHARDS`] (and code running after the thread-local was destroyed) use the
+//! shared lists directly.
+
+use crate::sync::{AtomicU32, Ordering};
+use core::cell::Cell;
+
+/// How many threads at once get a private shard.
+pub(crate) const SHARDS: usize = 16;
+
+const UNCLAIMED: u8 = u8::MAX;
+
+struct Claim {
+    idx: Cell<u8>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let i = self.idx.get();
+        if i != UNCLAIMED {
+            // Release: this thread's last stores to shard `i` happen before the next owner's
+            // claim (an Acquire RMW on the same bitmap).
+            with_claimed(|c| c.fetch_and(!(1u32 << i), Ordering::Release));
+        }
+    }
+}
+
+#[cfg(not(loom))]
+static CLAIMED: AtomicU32 = AtomicU32::new(0);
+#[cfg(not(loom))]
+fn with_claimed<R>(f: impl FnOnce(&AtomicU32) -> R) -> R {
+    f(&CLAIMED)
+}
+
+#[cfg(loom)]
+loom::lazy_static! {
+    static ref CLAIMED: AtomicU32 = AtomicU32::new(0);
+}
+#[cfg(loom)]
+fn with_claimed<R>(f: impl FnOnce(&AtomicU32) -> R) -> R {
+    f(&CLAIMED)
+}
+
+#[cfg(not(loom))]
+std::thread_local! {
+    static CLAIM: Claim = const { Claim { idx: Cell::new(UNCLAIMED) } };
+}
+#[cfg(loom)]
+loom::thread_local! {
+    static CLAIM: Claim = Claim { idx: Cell::new(UNCLAIMED) };
+}
+
+/// The shard the calling thread owns, claiming one if it has none and one is free.
+#[inline]
+pub(crate) fn shard() -> Option<usize> {
+    CLAIM
+        .try_with(|c| {
+            let i = c.idx.get();
+            if i != UNCLAIMED {
+                return Some(i as usize);
+            }
+            let k = try_claim()?;
+            c.idx.set(k as u8);
+            Some(k)
+        })
+        .ok()
+        .flatten()
+}
+
+#[cold]
+fn try_claim() -> Option<usize> {
+    with_claimed(|claimed| {
+        let mut cur = claimed.load(Ordering::Relaxed);
+        loop {
+            let free = !cur & ((1u64 << SHARDS) - 1) as u32;
+            if free == 0 {
+                return None;
+            }
+            let k = free.trailing_zeros();
+            match claimed.compare_exchange_weak(
+                cur,
+                cur | (1 << k),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(k as usize),
+                Err(c) => cur = c,
+            }
+        }
+    })
+}

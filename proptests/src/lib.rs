@@ -1,0 +1,1 @@
+//! Property tests across the slackwater crates live in `tests/`.
