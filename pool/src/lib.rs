@@ -149,3 +149,42 @@ pub fn global() -> &'static Pool {
     static GLOBAL: Pool = Pool::new_static(Config::DEFAULT);
     &GLOBAL
 }
+
+/// Internals exposed to the loom model checks only (built under `--cfg loom`).
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_internals {
+    use crate::sync::AtomicU32;
+
+    /// Starts shard numbering from 0; call at the start of every model execution.
+    pub fn reset_shards() {
+        crate::tls::reset();
+    }
+
+    /// The tagged-index Treiber stack over its own `next` table.
+    pub struct Stack {
+        stack: crate::stack::IndexStack,
+        next: alloc::vec::Vec<AtomicU32>,
+    }
+
+    impl Stack {
+        /// A stack over `n` entries, holding all of them (`full`) or none.
+        pub fn new(n: usize, full: bool) -> Self {
+            let next: alloc::vec::Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
+            let stack = if full {
+                crate::stack::IndexStack::new_full(n, &next)
+            } else {
+                crate::stack::IndexStack::new(n)
+            };
+            Stack { stack, next }
+        }
+        /// Pushes an index the caller owns.
+        pub fn push(&self, i: usize) {
+            self.stack.push(i, &self.next)
+        }
+        /// Pops the top index.
+        pub fn pop(&self) -> Option<usize> {
+            self.stack.pop(&self.next)
+        }
+    }
+}

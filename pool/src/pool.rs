@@ -163,6 +163,16 @@ impl Class {
                 return Ok(p);
             }
         }
+        // Before allocating, take a buffer another thread's cache holds (a thread that exited
+        // leaves one there). `swap` makes the taker its only owner, as in `trim`.
+        for s in self.shards.iter() {
+            if !s.cached.load(Ordering::Relaxed).is_null() {
+                if let Some(p) = NonNull::new(s.cached.swap(ptr::null_mut(), Ordering::Acquire)) {
+                    self.count(shard, |s| &s.gets, |c| &c.gets);
+                    return Ok(p);
+                }
+            }
+        }
         if self.layout.size() != self.size {
             return Err(PoolError::CapacityOverflow {
                 requested: self.size,

@@ -7,6 +7,7 @@
 //! Threads beyond [`SHARDS`] (and code running after the thread-local was destroyed) use the
 //! shared lists directly.
 
+#[cfg(not(loom))]
 use crate::sync::{AtomicU32, Ordering};
 use core::cell::Cell;
 
@@ -19,6 +20,7 @@ struct Claim {
     idx: Cell<u8>,
 }
 
+#[cfg(not(loom))]
 impl Drop for Claim {
     fn drop(&mut self) {
         let i = self.idx.get();
@@ -37,13 +39,19 @@ fn with_claimed<R>(f: impl FnOnce(&AtomicU32) -> R) -> R {
     f(&CLAIMED)
 }
 
+// Under loom, shards are handed out in order and never recycled within one execution
+// (models use at most 4 threads), so one owner per shard holds without modelling the
+// hand-over; `reset` starts every execution from shard 0. Loom's lazy statics cannot be used
+// here: thread-locals of the model's main thread are destroyed after the model's shutdown.
+// Loom runs a model's threads as coroutines on the test's own OS thread, so a plain
+// thread-local counter is per model and deterministic.
 #[cfg(loom)]
-loom::lazy_static! {
-    static ref CLAIMED: AtomicU32 = AtomicU32::new(0);
+std::thread_local! {
+    static NEXT: Cell<usize> = const { Cell::new(0) };
 }
 #[cfg(loom)]
-fn with_claimed<R>(f: impl FnOnce(&AtomicU32) -> R) -> R {
-    f(&CLAIMED)
+pub(crate) fn reset() {
+    NEXT.with(|n| n.set(0));
 }
 
 #[cfg(not(loom))]
@@ -72,6 +80,17 @@ pub(crate) fn shard() -> Option<usize> {
         .flatten()
 }
 
+#[cfg(loom)]
+fn try_claim() -> Option<usize> {
+    let k = NEXT.with(|n| {
+        let k = n.get();
+        n.set(k + 1);
+        k
+    });
+    (k < SHARDS).then_some(k)
+}
+
+#[cfg(not(loom))]
 #[cold]
 fn try_claim() -> Option<usize> {
     with_claimed(|claimed| {
