@@ -272,8 +272,7 @@ unsafe impl Home for Class {
                 let s = &self.shards[k];
                 // Only the owner (this thread) stores non-null, so if it is null now it stays
                 // null until the store below.
-                if s.cached.load(Ordering::Relaxed).is_null() {
-                    s.cached.store(p.as_ptr(), Ordering::Release);
+                if s.cached.load(Ordering::Relaxed).is_null() && cache_put(&s.cached, p) {
                     s.puts.bump(1);
                     break 'done;
                 }
@@ -347,6 +346,34 @@ unsafe impl Home for Unpooled {
         let inner = self.inner;
         // SAFETY: nothing of `self` is touched after this call.
         unsafe { Inner::release(inner) };
+    }
+}
+
+/// Fills the owner's empty cache slot (the caller saw it null, and only the owner stores
+/// non-null, so it is still null).
+///
+/// Natively this is a plain store: no locked instruction on the return path. Under loom it is
+/// the equivalent `compare_exchange(null, p)`, which always succeeds given the invariant above:
+/// loom 0.7 can let a `swap` by another thread read a value older than a plain store it
+/// follows, an outcome the C++ memory model forbids (tokio-rs/loom#389; reproduced in
+/// isolation while writing these models), and that false interleaving would "lose" the stored
+/// buffer.
+#[inline]
+fn cache_put(slot: &AtomicPtr<u8>, p: NonNull<u8>) -> bool {
+    #[cfg(not(loom))]
+    {
+        slot.store(p.as_ptr(), Ordering::Release);
+        true
+    }
+    #[cfg(loom)]
+    {
+        slot.compare_exchange(
+            ptr::null_mut(),
+            p.as_ptr(),
+            Ordering::Release,
+            Ordering::Relaxed,
+        )
+        .is_ok()
     }
 }
 
@@ -488,29 +515,30 @@ impl Pool {
         }
     }
 
-    maybe_const! {
-        /// An owned pool with the default classes (256 B, 4 KiB, 16 KiB, 32 KiB, 1 MiB).
-        ///
-        /// ```
-        /// let pool = slackwater_pool::Pool::new();
-        /// assert_eq!(pool.get(20_000).unwrap().capacity(), 32 * 1024);
-        /// ```
-        pub fn new() -> Pool {
-            Pool { inner: AtomicPtr::new(ptr::null_mut()), config: Config::DEFAULT, counted: true }
-        }
+    /// An owned pool with the default classes (256 B, 4 KiB, 16 KiB, 32 KiB, 1 MiB).
+    ///
+    /// ```
+    /// let pool = slackwater_pool::Pool::new();
+    /// assert_eq!(pool.get(20_000).unwrap().capacity(), 32 * 1024);
+    /// ```
+    pub fn new() -> Pool {
+        Pool::with_config(Config::DEFAULT)
     }
 
-    maybe_const! {
-        /// An owned pool with the given classes.
-        ///
-        /// ```
-        /// use slackwater_pool::{Config, Pool};
-        /// let cfg = Config::builder().class(512, 4).build().unwrap();
-        /// let pool = Pool::with_config(cfg);
-        /// assert_eq!(pool.get(600).unwrap().capacity(), 600); // above the largest: unpooled
-        /// ```
-        pub fn with_config(config: Config) -> Pool {
-            Pool { inner: AtomicPtr::new(ptr::null_mut()), config, counted: true }
+    /// An owned pool with the given classes. Its shared state is allocated here, once.
+    ///
+    /// ```
+    /// use slackwater_pool::{Config, Pool};
+    /// let cfg = Config::builder().class(512, 4).build().unwrap();
+    /// let pool = Pool::with_config(cfg);
+    /// assert_eq!(pool.get(600).unwrap().capacity(), 600); // above the largest: unpooled
+    /// ```
+    pub fn with_config(config: Config) -> Pool {
+        let inner = Inner::new_boxed(&config, true);
+        Pool {
+            inner: AtomicPtr::new(inner),
+            config,
+            counted: true,
         }
     }
 

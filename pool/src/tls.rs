@@ -12,12 +12,19 @@ use crate::sync::{AtomicU32, Ordering};
 use core::cell::Cell;
 
 /// How many threads at once get a private shard.
+#[cfg(not(loom))]
 pub(crate) const SHARDS: usize = 16;
+/// Loom models run at most 4 threads; fewer shards keep the explored state space small.
+#[cfg(loom)]
+pub(crate) const SHARDS: usize = 4;
 
 const UNCLAIMED: u8 = u8::MAX;
 
 struct Claim {
     idx: Cell<u8>,
+    /// The model execution this claim was made in (loom only).
+    #[cfg(loom)]
+    execution: Cell<usize>,
 }
 
 #[cfg(not(loom))]
@@ -45,13 +52,17 @@ fn with_claimed<R>(f: impl FnOnce(&AtomicU32) -> R) -> R {
 // here: thread-locals of the model's main thread are destroyed after the model's shutdown.
 // Loom runs a model's threads as coroutines on the test's own OS thread, so a plain
 // thread-local counter is per model and deterministic.
+// Loom may keep the main model thread's thread-locals from one execution to the next, so a
+// claim also records the execution it belongs to.
 #[cfg(loom)]
 std::thread_local! {
     static NEXT: Cell<usize> = const { Cell::new(0) };
+    static GEN: Cell<usize> = const { Cell::new(0) };
 }
 #[cfg(loom)]
 pub(crate) fn reset() {
     NEXT.with(|n| n.set(0));
+    GEN.with(|g| g.set(g.get() + 1));
 }
 
 #[cfg(not(loom))]
@@ -60,7 +71,7 @@ std::thread_local! {
 }
 #[cfg(loom)]
 loom::thread_local! {
-    static CLAIM: Claim = Claim { idx: Cell::new(UNCLAIMED) };
+    static CLAIM: Claim = Claim { idx: Cell::new(UNCLAIMED), execution: Cell::new(0) };
 }
 
 /// The shard the calling thread owns, claiming one if it has none and one is free.
@@ -68,6 +79,14 @@ loom::thread_local! {
 pub(crate) fn shard() -> Option<usize> {
     CLAIM
         .try_with(|c| {
+            #[cfg(loom)]
+            {
+                let now = GEN.with(Cell::get);
+                if c.execution.get() != now {
+                    c.execution.set(now);
+                    c.idx.set(UNCLAIMED);
+                }
+            }
             let i = c.idx.get();
             if i != UNCLAIMED {
                 return Some(i as usize);

@@ -8,7 +8,10 @@ fn exhaustion_and_reuse() {
     static P: FixedPool<3, 128> = FixedPool::new(false);
     let held: Vec<_> = (0..3).map(|_| P.get(100).unwrap()).collect();
     assert_eq!(P.get(1).unwrap_err(), PoolError::Exhausted);
-    assert_eq!(P.get(129).unwrap_err(), PoolError::CapacityOverflow { requested: 129 });
+    assert_eq!(
+        P.get(129).unwrap_err(),
+        PoolError::CapacityOverflow { requested: 129 }
+    );
     let addrs: Vec<_> = held.iter().map(|b| b.as_ptr() as usize).collect();
     drop(held);
     let again = P.get(1).unwrap();

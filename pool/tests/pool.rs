@@ -11,7 +11,13 @@ const fn iters(native: usize) -> usize {
 }
 
 fn small() -> Pool {
-    Pool::with_config(Config::builder().class(64, 4).class(1024, 2).build().unwrap())
+    Pool::with_config(
+        Config::builder()
+            .class(64, 4)
+            .class(1024, 2)
+            .build()
+            .unwrap(),
+    )
 }
 
 #[test]
@@ -51,7 +57,10 @@ fn above_the_largest_class_is_unpooled_and_exact() {
 fn impossible_requests_are_errors_not_panics() {
     let pool = Pool::new();
     for n in [usize::MAX, isize::MAX as usize, isize::MAX as usize - 8] {
-        assert_eq!(pool.get(n).unwrap_err(), PoolError::CapacityOverflow { requested: n });
+        assert_eq!(
+            pool.get(n).unwrap_err(),
+            PoolError::CapacityOverflow { requested: n }
+        );
     }
     assert_eq!(pool.stats().in_use(), 0);
     let e = std::io::Error::from(pool.get(usize::MAX).unwrap_err());
@@ -60,10 +69,21 @@ fn impossible_requests_are_errors_not_panics() {
 
 #[test]
 fn builder_errors_are_clear() {
-    let e = Config::builder().class(1024, 1).class(1024, 1).build().unwrap_err();
+    let e = Config::builder()
+        .class(1024, 1)
+        .class(1024, 1)
+        .build()
+        .unwrap_err();
     assert_eq!(e, ConfigError::Duplicate { index: 1 });
-    assert_eq!(e.to_string(), "size class 1 repeats the size of the class before it");
-    let e = Config::builder().class(1024, 1).class(64, 1).build().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "size class 1 repeats the size of the class before it"
+    );
+    let e = Config::builder()
+        .class(1024, 1)
+        .class(64, 1)
+        .build()
+        .unwrap_err();
     assert_eq!(e, ConfigError::OutOfOrder { index: 1 });
 }
 
@@ -84,7 +104,10 @@ fn stats_count_hits_misses_and_return_to_zero() {
     assert_eq!(s.bytes_retained(), 2 * 64 + 1024);
     let _again = pool.get(1).unwrap();
     let s = pool.stats();
-    assert_eq!((s.class(0).unwrap().hits, s.class(0).unwrap().misses), (1, 2));
+    assert_eq!(
+        (s.class(0).unwrap().hits, s.class(0).unwrap().misses),
+        (1, 2)
+    );
 }
 
 #[test]
@@ -109,14 +132,27 @@ fn no_stale_bytes_are_readable_after_reuse() {
     let addr = b.as_ptr();
     drop(b);
     let b = pool.get(64).unwrap();
-    assert_eq!(b.as_ptr(), addr, "the same buffer comes back (thread cache)");
-    assert!(b.is_empty(), "a reused buffer shows none of its previous holder's bytes");
+    assert_eq!(
+        b.as_ptr(),
+        addr,
+        "the same buffer comes back (thread cache)"
+    );
+    assert!(
+        b.is_empty(),
+        "a reused buffer shows none of its previous holder's bytes"
+    );
     assert_eq!(b.spare_capacity(), 64);
 }
 
 #[test]
 fn zeroing_pool_scrubs_returned_buffers() {
-    let pool = Pool::with_config(Config::builder().class(64, 4).zeroing(true).build().unwrap());
+    let pool = Pool::with_config(
+        Config::builder()
+            .class(64, 4)
+            .zeroing(true)
+            .build()
+            .unwrap(),
+    );
     let mut b = pool.get(64).unwrap();
     b.extend_from_slice(&[0xAA; 40]).unwrap();
     b.advance(10);
@@ -184,7 +220,10 @@ fn many_threads_never_share_a_live_buffer() {
                     let tag = (t * 31 + r) as u8;
                     b.extend_from_slice(&vec![tag; size]).unwrap();
                     thread::yield_now();
-                    assert!(b.iter().all(|&x| x == tag), "buffer written by another holder");
+                    assert!(
+                        b.iter().all(|&x| x == tag),
+                        "buffer written by another holder"
+                    );
                     if r % 5 == 0 {
                         tx.send(b).unwrap();
                     }

@@ -7,13 +7,21 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 fn small() -> Pool {
-    Pool::with_config(Config::builder().class(64, 4).class(1024, 2).build().unwrap())
+    Pool::with_config(
+        Config::builder()
+            .class(64, 4)
+            .class(1024, 2)
+            .build()
+            .unwrap(),
+    )
 }
 
 #[test]
 fn trim_empties_every_thread_cache() {
     // No shared list at all: every idle buffer sits in a thread cache.
-    let pool = Arc::new(Pool::with_config(Config::builder().class(64, 0).build().unwrap()));
+    let pool = Arc::new(Pool::with_config(
+        Config::builder().class(64, 0).build().unwrap(),
+    ));
     let barrier = Arc::new(Barrier::new(3));
     let threads: Vec<_> = (0..2)
         .map(|_| {
@@ -42,9 +50,14 @@ fn trim_empties_every_thread_cache() {
 fn a_buffer_cached_by_an_exited_thread_is_reused() {
     let pool = Arc::new(small());
     let p = pool.clone();
-    thread::spawn(move || drop(p.get(1).unwrap())).join().unwrap();
+    thread::spawn(move || drop(p.get(1).unwrap()))
+        .join()
+        .unwrap();
     assert_eq!(pool.stats().class(0).unwrap().idle, 1);
     let _b = pool.get(1).unwrap();
-    assert_eq!(pool.stats().class(0).unwrap().misses, 1, "no second allocation");
+    assert_eq!(
+        pool.stats().class(0).unwrap().misses,
+        1,
+        "no second allocation"
+    );
 }
-
