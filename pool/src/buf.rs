@@ -11,12 +11,23 @@ use core::ptr::NonNull;
 /// Implementors must keep themselves alive (at the same address) until every allocation they
 /// handed out has come back through [`Home::put`], and `put` must accept each allocation once.
 pub(crate) unsafe trait Home: Sync {
-    /// Takes back the allocation at `ptr` of `cap` bytes.
+    /// Takes back the allocation at `ptr` of `cap` bytes. Returns what the caller must do
+    /// once `&self` is no longer in use: drop a reference to the pool's shared state, which
+    /// may free the home itself (so it cannot happen inside `put`).
     ///
     /// # Safety
     /// * `ptr` and `cap` are exactly what this home handed out in one [`Buf`];
-    /// * the allocation is given back once, and nothing uses it afterwards.
-    unsafe fn put(&self, ptr: NonNull<u8>, cap: usize);
+    /// * the allocation is given back once, and nothing uses it afterwards;
+    /// * the returned [`Release`] is run once, after the last use of `self`.
+    unsafe fn put(&self, ptr: NonNull<u8>, cap: usize) -> Option<Release>;
+}
+
+/// A deferred "drop one reference" on a pool's shared state.
+pub(crate) struct Release {
+    pub(crate) target: *const (),
+    /// # Safety
+    /// Called once with `target`, by a holder of one reference.
+    pub(crate) run: unsafe fn(*const ()),
 }
 
 /// An owned buffer from a pool: a `Vec<u8>` of fixed capacity whose memory goes back to its
@@ -344,7 +355,11 @@ impl Drop for Buf {
     fn drop(&mut self) {
         // SAFETY: `ptr`/`cap` came from `home` (the `from_raw` contract) and this is the one
         // place the allocation is given back; `home` is alive until then.
-        unsafe { self.home.as_ref().put(self.ptr, self.cap) }
+        let release = unsafe { self.home.as_ref().put(self.ptr, self.cap) };
+        if let Some(r) = release {
+            // SAFETY: the borrow of `home` above has ended; this buffer held one reference.
+            unsafe { (r.run)(r.target) }
+        }
     }
 }
 

@@ -142,7 +142,7 @@ impl<const N: usize, const SIZE: usize> FixedPool<N, SIZE> {
 // SAFETY: a `FixedPool` handed out buffers only through `get(&'static self)`, so it outlives
 // them; `put` pushes each index back once.
 unsafe impl<const N: usize, const SIZE: usize> Home for FixedPool<N, SIZE> {
-    unsafe fn put(&self, p: NonNull<u8>, _cap: usize) {
+    unsafe fn put(&self, p: NonNull<u8>, _cap: usize) -> Option<crate::buf::Release> {
         let i = (p.as_ptr().addr() - self.mem.as_ptr().addr()) / SIZE;
         if self.zeroing {
             // SAFETY: the caller gives back its exclusive SIZE-byte buffer.
@@ -151,5 +151,6 @@ unsafe impl<const N: usize, const SIZE: usize> Home for FixedPool<N, SIZE> {
         }
         self.puts.fetch_add(1, Ordering::Relaxed);
         self.free.push(i, &self.next);
+        None
     }
 }

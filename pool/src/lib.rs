@@ -60,6 +60,8 @@
 //!   which is freed when the last buffer comes back. Static pools are never freed.
 //! * With [`ConfigBuilder::zeroing`], every buffer is zeroed when returned.
 #![no_std]
+// Without `alloc` only `FixedPool` is built; the heap pool's helpers are unused then.
+#![cfg_attr(not(feature = "alloc"), allow(dead_code, unused_imports))]
 #![deny(missing_docs)]
 #![warn(
     clippy::alloc_instead_of_core,

@@ -1,14 +1,15 @@
 //! [`Pool`]: heap-backed size classes with lock-free shared lists and per-thread caches.
 
 use crate::PoolError;
-use crate::buf::{Buf, Home};
+use crate::buf::{Buf, Home, Release};
 use crate::config::{Config, MAX_CLASSES};
 use crate::stack::IndexStack;
 use crate::stats::{ClassStats, Stats};
 use crate::sync::{AtomicPtr, AtomicU32, AtomicUsize, CachePadded, Ordering, fence};
-use alloc::alloc::{Layout, alloc, dealloc};
+use alloc::alloc::{alloc, dealloc};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::alloc::Layout;
 use core::ptr::{self, NonNull};
 
 /// Alignment of every pooled allocation: what `malloc` gives anyway, so the system allocator
@@ -166,11 +167,11 @@ impl Class {
         // Before allocating, take a buffer another thread's cache holds (a thread that exited
         // leaves one there). `swap` makes the taker its only owner, as in `trim`.
         for s in self.shards.iter() {
-            if !s.cached.load(Ordering::Relaxed).is_null() {
-                if let Some(p) = NonNull::new(s.cached.swap(ptr::null_mut(), Ordering::Acquire)) {
-                    self.count(shard, |s| &s.gets, |c| &c.gets);
-                    return Ok(p);
-                }
+            if !s.cached.load(Ordering::Relaxed).is_null()
+                && let Some(p) = NonNull::new(s.cached.swap(ptr::null_mut(), Ordering::Acquire))
+            {
+                self.count(shard, |s| &s.gets, |c| &c.gets);
+                return Ok(p);
             }
         }
         if self.layout.size() != self.size {
@@ -261,7 +262,7 @@ fn nonneg(v: usize) -> usize {
 // reaches zero, or never (uncounted pools are leaked when dropped).
 unsafe impl Home for Class {
     #[inline]
-    unsafe fn put(&self, p: NonNull<u8>, _cap: usize) {
+    unsafe fn put(&self, p: NonNull<u8>, _cap: usize) -> Option<Release> {
         if self.zeroing {
             scrub(p, self.size);
         }
@@ -290,8 +291,7 @@ unsafe impl Home for Class {
                 self.count(shard, |s| &s.frees, |c| &c.frees);
             }
         }
-        // SAFETY: `inner` owns this class; nothing of `self` is touched after this call.
-        unsafe { Inner::release(inner) };
+        Inner::deferred_release(inner)
     }
 }
 
@@ -335,7 +335,7 @@ impl Unpooled {
 
 // SAFETY: as for `Class`: `Unpooled` lives inside the `Inner` its buffers keep alive.
 unsafe impl Home for Unpooled {
-    unsafe fn put(&self, p: NonNull<u8>, cap: usize) {
+    unsafe fn put(&self, p: NonNull<u8>, cap: usize) -> Option<Release> {
         if self.zeroing {
             scrub(p, cap);
         }
@@ -343,9 +343,7 @@ unsafe impl Home for Unpooled {
         unsafe { dealloc(p.as_ptr(), Layout::from_size_align_unchecked(cap, ALIGN)) };
         Counters::add(&self.counters.puts, 1);
         Counters::add(&self.counters.frees, 1);
-        let inner = self.inner;
-        // SAFETY: nothing of `self` is touched after this call.
-        unsafe { Inner::release(inner) };
+        Inner::deferred_release(self.inner)
     }
 }
 
@@ -417,6 +415,23 @@ impl Inner {
             (*inner).unpooled.inner = inner;
         }
         inner
+    }
+
+    /// The reference a returned buffer gives up, to be dropped by the caller of `put` once it
+    /// no longer borrows anything inside `inner` (`None` for static pools, which count none).
+    fn deferred_release(inner: *const Inner) -> Option<Release> {
+        // SAFETY: the returning buffer's reference keeps `inner` alive for this read.
+        if !unsafe { (*inner).counted } {
+            return None;
+        }
+        unsafe fn run(target: *const ()) {
+            // SAFETY: `Release::run`'s contract: the caller holds one reference.
+            unsafe { Inner::release(target.cast::<Inner>()) }
+        }
+        Some(Release {
+            target: inner.cast(),
+            run,
+        })
     }
 
     /// Drops one reference; frees the pool when it was the last.

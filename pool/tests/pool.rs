@@ -159,6 +159,7 @@ fn zeroing_pool_scrubs_returned_buffers() {
     let addr = b.as_ptr();
     drop(b);
     let mut b = pool.get(64).unwrap();
+    // SAFETY: `addr` pointed 10 bytes into the same 64-byte allocation.
     assert_eq!(b.as_ptr(), unsafe { addr.sub(10) });
     // SAFETY: a zeroing pool wrote zeros over the whole capacity on return, so all 64 spare
     // bytes are initialized.

@@ -150,10 +150,8 @@ proptest! {
                     let v = views.swap_remove(i % views.len());
                     let last = !views.iter().any(|o| o.group == v.group);
                     drop(v.view);
-                    if last {
-                        if let Some(c) = v.class {
-                            model.put(c);
-                        }
+                    if last && let Some(c) = v.class {
+                        model.put(c);
                     }
                 }
                 Op::Trim => {
