@@ -1,0 +1,443 @@
+//! [`Poller`]: wait on thousands of fds at once (epoll on Linux, `poll(2)` elsewhere).
+
+use crate::sys;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The token the poller uses for its own wake-up pipe.
+const WAKE: u64 = u64::MAX;
+
+/// One ready fd, as reported by [`Poller::wait`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event {
+    token: u64,
+    readable: bool,
+    hangup: bool,
+    error: bool,
+}
+
+impl Event {
+    /// The token the fd was registered with.
+    ///
+    /// ```
+    /// # let _ = |e: slackwater_ready::Event| e.token();
+    /// ```
+    pub fn token(&self) -> u64 {
+        self.token
+    }
+    /// Data can be read (or the peer closed: a read then returns end of stream).
+    ///
+    /// ```
+    /// # let _ = |e: slackwater_ready::Event| e.is_readable();
+    /// ```
+    pub fn is_readable(&self) -> bool {
+        self.readable
+    }
+    /// The peer hung up (`POLLHUP`/`EPOLLRDHUP`); reading tells the rest.
+    ///
+    /// ```
+    /// # let _ = |e: slackwater_ready::Event| e.is_hangup();
+    /// ```
+    pub fn is_hangup(&self) -> bool {
+        self.hangup
+    }
+    /// The fd is in error (`POLLERR`); reading returns the error.
+    ///
+    /// ```
+    /// # let _ = |e: slackwater_ready::Event| e.is_error();
+    /// ```
+    pub fn is_error(&self) -> bool {
+        self.error
+    }
+}
+
+/// A reusable list of events filled by [`Poller::wait`].
+///
+/// ```
+/// let mut events = slackwater_ready::Events::with_capacity(1024);
+/// assert!(events.is_empty());
+/// ```
+#[derive(Debug)]
+pub struct Events {
+    list: Vec<Event>,
+    cap: usize,
+    #[cfg(target_os = "linux")]
+    raw: Vec<libc::epoll_event>,
+}
+
+impl Events {
+    /// Room for up to `cap` events per wait (at least 1).
+    ///
+    /// ```
+    /// let events = slackwater_ready::Events::with_capacity(64);
+    /// ```
+    pub fn with_capacity(cap: usize) -> Self {
+        let cap = cap.max(1);
+        Events {
+            list: Vec::with_capacity(cap),
+            cap,
+            #[cfg(target_os = "linux")]
+            raw: vec![libc::epoll_event { events: 0, u64: 0 }; cap + 1],
+        }
+    }
+    /// The events of the last wait.
+    ///
+    /// ```
+    /// let events = slackwater_ready::Events::with_capacity(8);
+    /// assert_eq!(events.iter().count(), 0);
+    /// ```
+    pub fn iter(&self) -> std::slice::Iter<'_, Event> {
+        self.list.iter()
+    }
+    /// How many events the last wait returned.
+    ///
+    /// ```
+    /// assert_eq!(slackwater_ready::Events::with_capacity(8).len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+    /// Whether the last wait returned no event (timeout, wake-up, or interruption).
+    ///
+    /// ```
+    /// assert!(slackwater_ready::Events::with_capacity(8).is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+impl<'a> IntoIterator for &'a Events {
+    type Item = &'a Event;
+    type IntoIter = std::slice::Iter<'a, Event>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.iter()
+    }
+}
+
+/// Wakes a [`Poller::wait`] from any thread. Cloneable.
+///
+/// ```
+/// let poller = slackwater_ready::Poller::new().unwrap();
+/// let waker = poller.waker();
+/// std::thread::spawn(move || waker.wake().unwrap());
+/// let mut events = slackwater_ready::Events::with_capacity(8);
+/// poller.wait(&mut events, None).unwrap(); // returns once woken
+/// assert!(events.is_empty());
+/// ```
+#[derive(Clone, Debug)]
+pub struct Waker(Arc<OwnedFd>);
+
+impl Waker {
+    /// Makes the current or next [`Poller::wait`] return (with no events for the wake-up).
+    ///
+    /// # Errors
+    /// Only if writing to the wake-up pipe fails.
+    ///
+    /// ```
+    /// slackwater_ready::Poller::new().unwrap().waker().wake().unwrap();
+    /// ```
+    pub fn wake(&self) -> io::Result<()> {
+        sys::poke(self.0.as_raw_fd())
+    }
+}
+
+/// Waits on many registered fds at once and reports the readable ones.
+///
+/// * **Level-triggered**: an fd is reported by every `wait` while it has unread data (or is hung
+///   up / in error). Read until `WouldBlock` or not: nothing is lost either way.
+/// * Readiness only for reading (`EPOLLIN | EPOLLRDHUP` on Linux, `POLLIN` elsewhere).
+/// * A token is any `u64` except `u64::MAX` (reserved for the wake-up pipe).
+/// * **Closing a registered fd** is safe: on Linux the kernel drops it from the set when its
+///   last descriptor closes; elsewhere [`deregister`](Poller::deregister) it first (a closed fd
+///   left registered is reported as an error event). Either way a `wait` that returned before
+///   the close may still list its token, and a token may be re-used after deregistration, so
+///   treat an event for a token you no longer track as stale.
+/// * `register`, `deregister` and `wait` take `&self` and may run on different threads. One
+///   poller per serving thread is the intended shape (level-triggered events for one fd would
+///   otherwise wake every thread waiting on the same poller).
+/// * A `wait` interrupted by a signal returns with no events.
+///
+/// Serving idle connections this way pins no buffer: the poller reports readiness, and the
+/// reader takes a pooled buffer only then ([`ReadyRead::try_read_ready`](crate::ReadyRead)).
+///
+/// ```
+/// use slackwater_ready::{Events, Poller, ReadyFd, ReadyRead, global};
+/// use std::io::Write;
+/// use std::os::fd::AsFd;
+/// let poller = Poller::new().unwrap();
+/// let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+/// let mut conn = ReadyFd::new(a).unwrap();
+/// poller.register(conn.as_fd(), 7).unwrap();
+/// b.write_all(b"hi").unwrap();
+/// let mut events = Events::with_capacity(16);
+/// poller.wait(&mut events, None).unwrap();
+/// assert_eq!(events.iter().next().unwrap().token(), 7);
+/// let buf = conn.try_read_ready(4096, global()).unwrap().unwrap();
+/// assert_eq!(&buf[..], b"hi");
+/// ```
+#[derive(Debug)]
+pub struct Poller {
+    imp: imp::Imp,
+    wake_rx: OwnedFd,
+    wake_tx: Arc<OwnedFd>,
+}
+
+impl Poller {
+    /// A poller with nothing registered.
+    ///
+    /// # Errors
+    /// If the kernel refuses an epoll instance or a pipe (fd limit).
+    ///
+    /// ```
+    /// let p = slackwater_ready::Poller::new().unwrap();
+    /// ```
+    pub fn new() -> io::Result<Self> {
+        let (wake_rx, wake_tx) = sys::pipe()?;
+        let imp = imp::Imp::new()?;
+        imp.add(wake_rx.as_raw_fd(), WAKE)?;
+        Ok(Poller {
+            imp,
+            wake_rx,
+            wake_tx: Arc::new(wake_tx),
+        })
+    }
+
+    /// Starts reporting readability of `fd` under `token`.
+    ///
+    /// # Errors
+    /// `InvalidInput` for the reserved token `u64::MAX`; `AlreadyExists` if `fd` is registered;
+    /// the OS error otherwise.
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// let p = slackwater_ready::Poller::new().unwrap();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// p.register(a.as_fd(), 1).unwrap();
+    /// assert!(p.register(a.as_fd(), 2).is_err());
+    /// ```
+    pub fn register(&self, fd: BorrowedFd<'_>, token: u64) -> io::Result<()> {
+        if token == WAKE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "token u64::MAX is reserved",
+            ));
+        }
+        self.imp.add(fd.as_raw_fd(), token)
+    }
+
+    /// Stops reporting `fd`.
+    ///
+    /// # Errors
+    /// `NotFound` if `fd` is not registered; the OS error otherwise.
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// let p = slackwater_ready::Poller::new().unwrap();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// p.register(a.as_fd(), 1).unwrap();
+    /// p.deregister(a.as_fd()).unwrap();
+    /// assert!(p.deregister(a.as_fd()).is_err());
+    /// ```
+    pub fn deregister(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        self.imp.delete(fd.as_raw_fd())
+    }
+
+    /// Blocks until at least one registered fd is ready, the timeout passes, a [`Waker`]
+    /// wakes it, or a signal interrupts it; fills `events` (cleared first) with the ready fds.
+    ///
+    /// # Errors
+    /// The OS error of `epoll_wait`/`poll` (never `Interrupted`: that returns no events).
+    ///
+    /// ```
+    /// let p = slackwater_ready::Poller::new().unwrap();
+    /// let mut events = slackwater_ready::Events::with_capacity(8);
+    /// p.wait(&mut events, Some(std::time::Duration::from_millis(1))).unwrap();
+    /// assert!(events.is_empty());
+    /// ```
+    pub fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
+        events.list.clear();
+        let deadline = sys::deadline(timeout);
+        let mut woken = false;
+        match self.imp.wait(events, sys::timeout_ms(deadline), &mut woken) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => r?,
+        }
+        if woken {
+            sys::drain(self.wake_rx.as_raw_fd());
+        }
+        Ok(())
+    }
+
+    /// A handle that wakes this poller's `wait` from another thread.
+    ///
+    /// ```
+    /// let w = slackwater_ready::Poller::new().unwrap().waker();
+    /// ```
+    pub fn waker(&self) -> Waker {
+        Waker(self.wake_tx.clone())
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod imp {
+    use super::{Event, Events, WAKE};
+    use crate::sys::cvt;
+    use std::io;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+    #[derive(Debug)]
+    pub(super) struct Imp {
+        ep: OwnedFd,
+    }
+
+    impl Imp {
+        pub(super) fn new() -> io::Result<Self> {
+            // SAFETY: no pointers; returns a new descriptor or -1.
+            let fd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+            // SAFETY: a fresh descriptor owned by nobody else.
+            Ok(Imp {
+                ep: unsafe { OwnedFd::from_raw_fd(fd) },
+            })
+        }
+
+        pub(super) fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
+            let mut ev = libc::epoll_event {
+                events: (libc::EPOLLIN | libc::EPOLLRDHUP) as u32,
+                u64: token,
+            };
+            // SAFETY: `ev` is a valid event for the duration of the call.
+            cvt(unsafe { libc::epoll_ctl(self.ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) })
+                .map(drop)
+        }
+
+        pub(super) fn delete(&self, fd: RawFd) -> io::Result<()> {
+            let mut ev = libc::epoll_event { events: 0, u64: 0 };
+            // SAFETY: as above (the event is ignored for DEL on current kernels).
+            cvt(unsafe { libc::epoll_ctl(self.ep.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, &mut ev) })
+                .map(drop)
+        }
+
+        pub(super) fn wait(
+            &self,
+            events: &mut Events,
+            timeout_ms: libc::c_int,
+            woken: &mut bool,
+        ) -> io::Result<()> {
+            // One extra slot: the wake-up pipe never takes a connection's place.
+            let max = (events.cap + 1).min(libc::c_int::MAX as usize) as libc::c_int;
+            // SAFETY: `raw` has room for `max` events.
+            let n = cvt(unsafe {
+                libc::epoll_wait(
+                    self.ep.as_raw_fd(),
+                    events.raw.as_mut_ptr(),
+                    max,
+                    timeout_ms,
+                )
+            })?;
+            for raw in &events.raw[..n as usize] {
+                let (bits, token) = (raw.events, raw.u64);
+                if token == WAKE {
+                    *woken = true;
+                    continue;
+                }
+                events.list.push(Event {
+                    token,
+                    readable: bits & libc::EPOLLIN as u32 != 0,
+                    hangup: bits & (libc::EPOLLHUP | libc::EPOLLRDHUP) as u32 != 0,
+                    error: bits & libc::EPOLLERR as u32 != 0,
+                });
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod imp {
+    use super::{Event, Events, WAKE};
+    use crate::sys::cvt;
+    use std::io;
+    use std::os::fd::RawFd;
+    use std::sync::Mutex;
+
+    /// The portable fallback: a registry under a mutex, turned into a `pollfd` array on each
+    /// wait (O(registered) per wait; fine for hundreds of fds, epoll is used on Linux).
+    #[derive(Debug)]
+    pub(super) struct Imp {
+        fds: Mutex<Vec<(RawFd, u64)>>,
+    }
+
+    impl Imp {
+        pub(super) fn new() -> io::Result<Self> {
+            Ok(Imp {
+                fds: Mutex::new(Vec::new()),
+            })
+        }
+
+        pub(super) fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
+            let mut fds = self.fds.lock().unwrap_or_else(|p| p.into_inner());
+            if fds.iter().any(|&(f, _)| f == fd) {
+                return Err(io::Error::from_raw_os_error(libc::EEXIST));
+            }
+            fds.push((fd, token));
+            Ok(())
+        }
+
+        pub(super) fn delete(&self, fd: RawFd) -> io::Result<()> {
+            let mut fds = self.fds.lock().unwrap_or_else(|p| p.into_inner());
+            let before = fds.len();
+            fds.retain(|&(f, _)| f != fd);
+            if fds.len() == before {
+                return Err(io::Error::from_raw_os_error(libc::ENOENT));
+            }
+            Ok(())
+        }
+
+        pub(super) fn wait(
+            &self,
+            events: &mut Events,
+            timeout_ms: libc::c_int,
+            woken: &mut bool,
+        ) -> io::Result<()> {
+            let snapshot: Vec<(RawFd, u64)> =
+                self.fds.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let mut pfds: Vec<libc::pollfd> = snapshot
+                .iter()
+                .map(|&(fd, _)| libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+                .collect();
+            // SAFETY: `pfds` holds `len` valid `pollfd`s.
+            let n = cvt(unsafe {
+                libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout_ms)
+            })?;
+            if n == 0 {
+                return Ok(());
+            }
+            for (p, &(_, token)) in pfds.iter().zip(&snapshot) {
+                if p.revents == 0 {
+                    continue;
+                }
+                if token == WAKE {
+                    *woken = true;
+                    continue;
+                }
+                if events.list.len() == events.cap {
+                    break;
+                }
+                events.list.push(Event {
+                    token,
+                    readable: p.revents & libc::POLLIN != 0,
+                    hangup: p.revents & libc::POLLHUP != 0,
+                    error: p.revents & (libc::POLLERR | libc::POLLNVAL) != 0,
+                });
+            }
+            Ok(())
+        }
+    }
+}
