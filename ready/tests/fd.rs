@@ -1,0 +1,231 @@
+//! `ReadyFd` over socketpairs and loopback TCP.
+
+use slackwater_ready::{Pool, ReadyFd, ReadyRead, is_shutdown};
+use std::io::{self, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+fn tcp_pair() -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (s, _) = l.accept().unwrap();
+    (s, c)
+}
+
+/// Reads everything until EOF, checking the pool holds only the buffer being returned.
+fn read_all(r: &mut impl ReadyRead, pool: &Pool) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(b) = r.read_on_ready(4096, pool)? {
+        assert!(!b.is_empty(), "Ok(Some) always holds at least one byte");
+        assert_eq!(pool.stats().in_use(), 1);
+        out.extend_from_slice(&b);
+    }
+    assert_eq!(pool.stats().in_use(), 0);
+    Ok(out)
+}
+
+#[test]
+fn data_then_eof_socketpair_and_tcp() {
+    let pool = Pool::new();
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let mut r = ReadyFd::new(a).unwrap();
+    let w = thread::spawn(move || {
+        for i in 0..100u8 {
+            b.write_all(&[i; 300]).unwrap();
+        }
+    });
+    let got = read_all(&mut r, &pool).unwrap();
+    w.join().unwrap();
+    assert_eq!(got.len(), 30_000);
+    assert!(
+        got.chunks(300)
+            .enumerate()
+            .all(|(i, c)| c.iter().all(|&x| x == i as u8))
+    );
+
+    let (s, mut c) = tcp_pair();
+    let mut r = ReadyFd::new(s).unwrap();
+    c.write_all(b"over tcp").unwrap();
+    drop(c);
+    assert_eq!(read_all(&mut r, &pool).unwrap(), b"over tcp");
+}
+
+#[test]
+fn eof_with_no_data_is_none_every_time() {
+    let pool = Pool::new();
+    let (s, c) = tcp_pair();
+    let mut r = ReadyFd::new(s).unwrap();
+    drop(c);
+    for _ in 0..3 {
+        assert!(r.read_on_ready(100, &pool).unwrap().is_none());
+        assert!(r.try_read_ready(100, &pool).unwrap().is_none());
+    }
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+#[test]
+fn one_byte_dribbles_hold_no_buffer_between_bytes() {
+    let pool = Pool::new();
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let mut r = ReadyFd::new(a).unwrap();
+    let w = thread::spawn(move || {
+        for i in 0..50u8 {
+            b.write_all(&[i]).unwrap();
+            thread::sleep(Duration::from_millis(1));
+        }
+    });
+    let mut got = Vec::new();
+    while let Some(buf) = r.read_on_ready(16 * 1024, &pool).unwrap() {
+        got.extend_from_slice(&buf);
+    }
+    w.join().unwrap();
+    assert_eq!(got, (0..50u8).collect::<Vec<_>>());
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+fn set_linger_zero(s: &TcpStream) {
+    let l = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket and a correctly sized `linger`.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&l as *const libc::linger).cast(),
+            size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0);
+}
+
+#[test]
+fn peer_reset_is_an_error_after_the_bytes_read_before_it() {
+    let pool = Pool::new();
+    let (s, mut c) = tcp_pair();
+    let mut r = ReadyFd::new(s).unwrap();
+    c.write_all(b"before").unwrap();
+    let first = r.read_on_ready(4096, &pool).unwrap().unwrap();
+    assert_eq!(&first[..], b"before");
+    drop(first);
+    set_linger_zero(&c);
+    drop(c); // RST
+    let e = r.read_on_ready(4096, &pool).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}");
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+#[test]
+fn wait_timeout() {
+    let pool = Pool::new();
+    let (a, _b) = UnixStream::pair().unwrap();
+    let mut r = ReadyFd::new(a).unwrap();
+    r.set_wait_timeout(Some(Duration::from_millis(30)));
+    let t = Instant::now();
+    let e = r.read_on_ready(4096, &pool).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+    assert!(t.elapsed() >= Duration::from_millis(30));
+    let mut dst = [0u8; 8];
+    assert_eq!(
+        r.read_ready_into(&mut dst).unwrap_err().kind(),
+        io::ErrorKind::TimedOut
+    );
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+#[test]
+fn shutdown_wakes_a_blocked_reader_and_sticks() {
+    let pool = std::sync::Arc::new(Pool::new());
+    let (a, _b) = UnixStream::pair().unwrap();
+    let mut r = ReadyFd::new(a).unwrap();
+    let stop = r.shutdown_handle().unwrap();
+    let p = pool.clone();
+    let t = thread::spawn(move || {
+        let e = r.read_on_ready(4096, &p).unwrap_err();
+        (r, e)
+    });
+    thread::sleep(Duration::from_millis(20));
+    assert_eq!(pool.stats().in_use(), 0, "a blocked reader holds no buffer");
+    stop.shutdown().unwrap();
+    let (mut r, e) = t.join().unwrap();
+    assert!(is_shutdown(&e), "{e}");
+    assert_eq!(e.kind(), io::ErrorKind::ConnectionAborted);
+    assert!(is_shutdown(&r.read_on_ready(1, &pool).unwrap_err()));
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+static SIGNALS: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    SIGNALS.fetch_add(1, Ordering::SeqCst);
+}
+
+#[test]
+fn eintr_from_a_signal_without_sa_restart_is_retried() {
+    // SAFETY: installs a handler that only touches an atomic; `sa_flags = 0` (no SA_RESTART),
+    // so a blocked poll(2) fails with EINTR when the signal arrives.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_signal as *const () as usize;
+        sa.sa_flags = 0;
+        libc::sigemptyset(&mut sa.sa_mask);
+        assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
+    }
+    let pool = std::sync::Arc::new(Pool::new());
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let mut r = ReadyFd::new(a).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let p = pool.clone();
+    let t = thread::spawn(move || {
+        // SAFETY: pthread_self has no preconditions.
+        tx.send(unsafe { libc::pthread_self() } as usize).unwrap();
+        r.read_on_ready(4096, &p).map(|b| b.map(|b| b.to_vec()))
+    });
+    let tid = rx.recv().unwrap() as libc::pthread_t;
+    let before = SIGNALS.load(Ordering::SeqCst);
+    for _ in 0..5 {
+        thread::sleep(Duration::from_millis(10));
+        // SAFETY: the thread is alive (it is blocked reading until we write below).
+        assert_eq!(unsafe { libc::pthread_kill(tid, libc::SIGUSR1) }, 0);
+    }
+    thread::sleep(Duration::from_millis(10));
+    assert!(SIGNALS.load(Ordering::SeqCst) >= before + 5);
+    b.write_all(b"after signals").unwrap();
+    assert_eq!(t.join().unwrap().unwrap().unwrap(), b"after signals");
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+#[test]
+fn read_ready_into_reads_straight_into_the_slice() {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let mut r = ReadyFd::new(a).unwrap();
+    b.write_all(b"direct").unwrap();
+    let mut dst = [0u8; 64];
+    let n = r.read_ready_into(&mut dst).unwrap();
+    assert_eq!(&dst[..n], b"direct");
+    drop(b);
+    assert_eq!(r.read_ready_into(&mut dst).unwrap(), 0);
+}
+
+#[test]
+fn blocking_write_through_a_nonblocking_fd() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let mut w = ReadyFd::new(a).unwrap();
+    let mut r = ReadyFd::new(b).unwrap();
+    let payload: Vec<u8> = (0..2_000_000u32).map(|i| i as u8).collect();
+    let p2 = payload.clone();
+    let t = thread::spawn(move || w.write_all(&p2));
+    let pool = Pool::new();
+    let mut got = Vec::new();
+    while got.len() < payload.len() {
+        got.extend_from_slice(&r.read_on_ready(32 * 1024, &pool).unwrap().unwrap());
+    }
+    t.join().unwrap().unwrap();
+    assert!(got == payload);
+}

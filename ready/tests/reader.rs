@@ -1,0 +1,151 @@
+//! `PooledReader` and `Buffered`: the spirit of Go's bufio test matrix, sticky errors, EOF.
+
+use slackwater_ready::{Buf, Buffered, Pool, PooledReader, ReadyRead};
+use std::io::{self, BufRead, Read};
+
+/// A `ReadyRead` over bytes in memory that returns at most `chunk` bytes per call and then,
+/// optionally, an error.
+struct Chunked {
+    data: Vec<u8>,
+    pos: usize,
+    chunk: usize,
+    then: Option<io::ErrorKind>,
+}
+
+impl ReadyRead for Chunked {
+    fn read_on_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
+        if self.pos == self.data.len() {
+            return match self.then.take() {
+                Some(k) => Err(k.into()),
+                None => Ok(None),
+            };
+        }
+        let mut b = pool.get(size)?;
+        let n = self.chunk.min(self.data.len() - self.pos).min(b.capacity());
+        b.extend_from_slice(&self.data[self.pos..self.pos + n])
+            .unwrap();
+        self.pos += n;
+        Ok(Some(b))
+    }
+    fn try_read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
+        self.read_on_ready(size, pool)
+    }
+    fn read_ready_into(&mut self, dst: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.data.len() {
+            return match self.then.take() {
+                Some(k) => Err(k.into()),
+                None => Ok(0),
+            };
+        }
+        let n = self.chunk.min(self.data.len() - self.pos).min(dst.len());
+        dst[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+fn text(n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|i| b"abcdefghijklmnopqrstuvwxyz0123456789"[i % 36])
+        .collect()
+}
+
+#[test]
+fn matrix_of_text_read_buffer_and_chunk_sizes() {
+    let pool = Pool::new();
+    for text_size in [0usize, 1, 7, 100, 4096, 10_000] {
+        for read_size in [1usize, 2, 3, 7, 64, 4096, 20_000] {
+            for buf_size in [16usize, 64, 4096, 16_384] {
+                for chunk in [1usize, 5, 1000, usize::MAX] {
+                    let want = text(text_size);
+                    let src = Chunked {
+                        data: want.clone(),
+                        pos: 0,
+                        chunk,
+                        then: None,
+                    };
+                    let mut r = PooledReader::new(src, buf_size, &pool);
+                    let mut got = Vec::new();
+                    let mut dst = vec![0u8; read_size];
+                    loop {
+                        let n = r.read(&mut dst).unwrap();
+                        if n == 0 {
+                            break;
+                        }
+                        got.extend_from_slice(&dst[..n]);
+                        assert!(pool.stats().in_use() <= 1);
+                    }
+                    assert!(
+                        got == want,
+                        "text {text_size} read {read_size} buf {buf_size} chunk {chunk}"
+                    );
+                    assert_eq!(r.read(&mut dst).unwrap(), 0, "EOF is sticky");
+                    assert_eq!(pool.stats().in_use(), 0, "drained reader holds nothing");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn an_error_after_data_comes_on_the_next_call_after_the_data() {
+    let pool = Pool::new();
+    let src = Chunked {
+        data: b"abcdef".to_vec(),
+        pos: 0,
+        chunk: usize::MAX,
+        then: Some(io::ErrorKind::ConnectionReset),
+    };
+    let mut r = PooledReader::new(src, 64, &pool);
+    let mut two = [0u8; 2];
+    for want in [b"ab", b"cd", b"ef"] {
+        assert_eq!(r.read(&mut two).unwrap(), 2);
+        assert_eq!(&two, want);
+    }
+    assert_eq!(
+        r.read(&mut two).unwrap_err().kind(),
+        io::ErrorKind::ConnectionReset
+    );
+    assert_eq!(
+        r.read(&mut two).unwrap(),
+        0,
+        "the error was reported once; then EOF"
+    );
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+#[test]
+fn bufread_lines_and_buffer_release() {
+    let pool = Pool::new();
+    let src = Chunked {
+        data: b"one\ntwo\nthree".to_vec(),
+        pos: 0,
+        chunk: 5,
+        then: None,
+    };
+    let r = PooledReader::new(src, 64, &pool);
+    let lines: Vec<String> = r.lines().map(Result::unwrap).collect();
+    assert_eq!(lines, ["one", "two", "three"]);
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+#[test]
+fn buffered_is_the_slow_path_over_plain_read() {
+    let pool = Pool::new();
+    let mut b = Buffered::new(&b"0123456789"[..]);
+    let first = b.read_on_ready(4, &pool).unwrap().unwrap();
+    assert_eq!(&first[..], b"0123");
+    assert_eq!(pool.stats().in_use(), 1);
+    drop(first);
+    let mut rest = Vec::new();
+    while let Some(x) = b.read_on_ready(4, &pool).unwrap() {
+        rest.extend_from_slice(&x);
+    }
+    assert_eq!(rest, b"456789");
+    assert_eq!(pool.stats().in_use(), 0);
+    // Through a pipe, as in tests of real transports.
+    let mut r = PooledReader::new(Buffered::new(&b"piped"[..]), 16, &pool);
+    let mut s = String::new();
+    r.read_to_string(&mut s).unwrap();
+    assert_eq!(s, "piped");
+}
