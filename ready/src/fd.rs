@@ -474,10 +474,12 @@ mod tests {
     use std::cell::RefCell;
     use std::collections::VecDeque;
 
+    type PollAnswer = io::Result<Option<(libc::c_short, bool)>>;
+
     /// A scripted OS: each `poll` and `read` pops the next answer.
     #[derive(Default)]
     struct Script {
-        polls: RefCell<VecDeque<io::Result<Option<(libc::c_short, bool)>>>>,
+        polls: RefCell<VecDeque<PollAnswer>>,
         reads: RefCell<VecDeque<io::Result<&'static [u8]>>>,
         polled: RefCell<usize>,
     }

@@ -298,9 +298,8 @@ mod imp {
             // SAFETY: no pointers; returns a new descriptor or -1.
             let fd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
             // SAFETY: a fresh descriptor owned by nobody else.
-            Ok(Imp {
-                ep: unsafe { OwnedFd::from_raw_fd(fd) },
-            })
+            let ep = unsafe { OwnedFd::from_raw_fd(fd) };
+            Ok(Imp { ep })
         }
 
         pub(super) fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
