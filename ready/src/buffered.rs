@@ -84,6 +84,25 @@ impl<R: io::Read> ReadyRead for Buffered<R> {
         self.read_once(size, pool, true)
     }
 
+    fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+        let spare = buf.spare_capacity_mut();
+        let len = max.min(spare.len());
+        let spare = &mut spare[..len];
+        for b in spare.iter_mut() {
+            b.write(0);
+        }
+        // SAFETY: the first `len` spare bytes were just initialized.
+        let dst = unsafe { &mut *(spare as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
+        let n = self.read_ready_into(dst)?.min(len);
+        // SAFETY: `n <= len` initialized bytes.
+        unsafe { buf.advance_mut(n) };
+        Ok(n)
+    }
+
+    fn try_append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+        self.append_on_ready(buf, max)
+    }
+
     fn read_ready_into(&mut self, dst: &mut [u8]) -> io::Result<usize> {
         loop {
             match self.inner.read(dst) {

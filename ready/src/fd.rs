@@ -268,17 +268,49 @@ impl<T: AsFd> ReadyRead for ReadyFd<T> {
         if self.shutdown_requested() {
             return Err(shutdown_error());
         }
-        if dst.is_empty() {
+        // SAFETY: `dst` is initialized, writable memory of its length.
+        unsafe { self.read_raw(dst.as_mut_ptr(), dst.len(), true) }
+    }
+
+    fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+        if self.shutdown_requested() {
+            return Err(shutdown_error());
+        }
+        self.append(buf, max, true)
+    }
+
+    fn try_append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+        self.append(buf, max, false)
+    }
+}
+
+impl<T: AsFd> ReadyFd<T> {
+    fn append(&mut self, buf: &mut Buf, max: usize, blocking: bool) -> io::Result<usize> {
+        let spare = buf.spare_capacity_mut();
+        let len = max.min(spare.len());
+        // SAFETY: the first `len` spare bytes are writable memory owned by `buf`.
+        let n = unsafe { self.read_raw(spare.as_mut_ptr().cast(), len, blocking)? };
+        // SAFETY: `read` initialized `n <= len` bytes of the spare capacity.
+        unsafe { buf.advance_mut(n) };
+        Ok(n)
+    }
+
+    /// `read(2)` into `len` bytes at `ptr`, waiting (if `blocking`) on `EAGAIN`.
+    ///
+    /// # Safety
+    /// `ptr..ptr + len` is writable memory owned by the caller.
+    unsafe fn read_raw(&mut self, ptr: *mut u8, len: usize, blocking: bool) -> io::Result<usize> {
+        if len == 0 {
             return Ok(0);
         }
         let fd = self.io.as_fd().as_raw_fd();
         let deadline = sys::deadline(self.timeout);
         loop {
-            // SAFETY: `dst` is writable for its length.
-            match unsafe { sys::read(fd, dst.as_mut_ptr(), dst.len()) } {
+            // SAFETY: forwarded from the caller.
+            match unsafe { sys::read(fd, ptr, len) } {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && blocking => {
                     wait(&Libc, fd, self.wake_fd(), deadline)?
                 }
                 Err(e) => return Err(e),
@@ -438,13 +470,15 @@ pub(crate) fn read_loop(
     let mut deadline = None;
     let mut first_wait = true;
     loop {
-        let mut buf = pool.get(size.max(1))?;
-        let spare = buf.spare_capacity_mut();
-        // SAFETY: the spare capacity is writable memory owned by `buf`.
+        let size = size.max(1);
+        let mut buf = pool.get(size)?;
+        let spare = &mut buf.spare_capacity_mut()[..size];
+        // SAFETY: the first `size` bytes of the spare capacity are writable memory owned by
+        // `buf` (its capacity is at least `size`).
         match unsafe { sys.read(fd, spare.as_mut_ptr().cast(), spare.len()) } {
             Ok(0) => return Ok(None),
             Ok(n) => {
-                // SAFETY: `read` initialized the first `n` spare bytes, `n <= spare.len()`.
+                // SAFETY: `read` initialized the first `n` spare bytes, `n <= size`.
                 unsafe { buf.advance_mut(n) };
                 return Ok(Some(buf));
             }

@@ -52,7 +52,7 @@ use std::io;
 /// * [`read_on_ready(size, pool)`](ReadyRead::read_on_ready) blocks until the source has data,
 ///   has reached its end, or has failed. Only then does it take a buffer of at least `size`
 ///   bytes from `pool` (`size == 0` counts as 1) and read into it.
-///   * `Ok(Some(buf))`: `buf` holds at least one byte (at most `buf.capacity()`).
+///   * `Ok(Some(buf))`: `buf` holds at least one and at most `max(size, 1)` bytes.
 ///   * `Ok(None)`: a clean end of stream. It is never used to mean "no data yet".
 ///   * `Err(e)`: an I/O error, a timeout ([`TimedOut`](io::ErrorKind::TimedOut)) or a
 ///     shutdown (see [`is_shutdown`]). Bytes received before an error are returned by earlier
@@ -109,10 +109,72 @@ pub trait ReadyRead {
         match self.read_on_ready(dst.len(), global())? {
             None => Ok(0),
             Some(b) => {
+                // At most `dst.len()` bytes by the contract of `read_on_ready`.
                 let n = b.len().min(dst.len());
                 dst[..n].copy_from_slice(&b[..n]);
                 Ok(n)
             }
+        }
+    }
+
+    /// Blocks until readable, then appends at most `max` bytes (and at most the spare
+    /// capacity) to `buf`, which the caller already holds, typically because it contains the
+    /// first part of a record or frame. Returns 0 at end of stream, or if `max` or the spare
+    /// capacity is 0. This is how a layer above completes a partial record without copying.
+    ///
+    /// The default reads into a pooled buffer and copies; the implementations in this crate
+    /// read straight into `buf`'s spare capacity.
+    ///
+    /// # Errors
+    /// As [`read_on_ready`](ReadyRead::read_on_ready).
+    ///
+    /// ```
+    /// use slackwater_ready::{Buffered, ReadyRead, global};
+    /// let mut src = Buffered::new(&b"abcdef"[..]);
+    /// let mut buf = global().get(16).unwrap();
+    /// buf.extend_from_slice(b"x").unwrap();
+    /// assert_eq!(src.append_on_ready(&mut buf, 3).unwrap(), 3);
+    /// assert_eq!(&buf[..], b"xabc");
+    /// ```
+    fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+        let max = max.min(buf.spare_capacity());
+        if max == 0 {
+            return Ok(0);
+        }
+        append_copy(self.read_on_ready(max, global())?, buf)
+    }
+
+    /// Like [`append_on_ready`](ReadyRead::append_on_ready), but returns `WouldBlock` instead
+    /// of waiting.
+    ///
+    /// # Errors
+    /// As [`try_read_ready`](ReadyRead::try_read_ready).
+    ///
+    /// ```
+    /// use slackwater_ready::{ReadyFd, ReadyRead, global};
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let mut r = ReadyFd::new(a).unwrap();
+    /// let mut buf = global().get(16).unwrap();
+    /// let e = r.try_append_ready(&mut buf, 16).unwrap_err();
+    /// assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+    /// ```
+    fn try_append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+        let max = max.min(buf.spare_capacity());
+        if max == 0 {
+            return Ok(0);
+        }
+        append_copy(self.try_read_ready(max, global())?, buf)
+    }
+}
+
+/// Appends what a `read_on_ready(max)` returned (at most `max <= spare` bytes, so it fits).
+fn append_copy(got: Option<Buf>, buf: &mut Buf) -> io::Result<usize> {
+    match got {
+        None => Ok(0),
+        Some(b) => {
+            buf.extend_from_slice(&b)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            Ok(b.len())
         }
     }
 }
@@ -127,6 +189,12 @@ impl<R: ReadyRead + ?Sized> ReadyRead for &mut R {
     fn read_ready_into(&mut self, dst: &mut [u8]) -> io::Result<usize> {
         (**self).read_ready_into(dst)
     }
+    fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+        (**self).append_on_ready(buf, max)
+    }
+    fn try_append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+        (**self).try_append_ready(buf, max)
+    }
 }
 
 impl<R: ReadyRead + ?Sized> ReadyRead for Box<R> {
@@ -138,5 +206,11 @@ impl<R: ReadyRead + ?Sized> ReadyRead for Box<R> {
     }
     fn read_ready_into(&mut self, dst: &mut [u8]) -> io::Result<usize> {
         (**self).read_ready_into(dst)
+    }
+    fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+        (**self).append_on_ready(buf, max)
+    }
+    fn try_append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+        (**self).try_append_ready(buf, max)
     }
 }

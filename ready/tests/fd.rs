@@ -229,3 +229,27 @@ fn blocking_write_through_a_nonblocking_fd() {
     t.join().unwrap().unwrap();
     assert!(got == payload);
 }
+
+#[test]
+fn append_completes_a_partial_record_in_the_same_buffer() {
+    let pool = Pool::new();
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let mut r = ReadyFd::new(a).unwrap();
+    b.write_all(b"0123456789").unwrap();
+    let mut buf = r.read_on_ready(4, &pool).unwrap().unwrap();
+    assert_eq!(&buf[..], b"0123", "at most `size` bytes");
+    let addr = buf.as_ptr();
+    assert_eq!(r.append_on_ready(&mut buf, 3).unwrap(), 3);
+    assert_eq!(&buf[..], b"0123456");
+    assert_eq!(r.try_append_ready(&mut buf, 100).unwrap(), 3);
+    assert_eq!(&buf[..], b"0123456789");
+    assert_eq!(buf.as_ptr(), addr, "no new buffer, no copy");
+    assert_eq!(
+        r.try_append_ready(&mut buf, 100).unwrap_err().kind(),
+        io::ErrorKind::WouldBlock
+    );
+    drop(b);
+    assert_eq!(r.append_on_ready(&mut buf, 100).unwrap(), 0, "EOF");
+    drop(buf);
+    assert_eq!(pool.stats().in_use(), 0);
+}
