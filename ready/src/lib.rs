@@ -52,7 +52,10 @@ use std::io;
 /// * [`read_on_ready(size, pool)`](ReadyRead::read_on_ready) blocks until the source has data,
 ///   has reached its end, or has failed. Only then does it take a buffer of at least `size`
 ///   bytes from `pool` (`size == 0` counts as 1) and read into it.
-///   * `Ok(Some(buf))`: `buf` holds at least one and at most `max(size, 1)` bytes.
+///   * `Ok(Some(buf))`: `buf` holds at least one byte. Byte-stream sources (every source in
+///     this crate) return at most `max(size, 1)` bytes; a record layer may return one whole
+///     record's plaintext, which can be more (use [`append_on_ready`](ReadyRead::append_on_ready)
+///     for an exact limit; such layers override it).
 ///   * `Ok(None)`: a clean end of stream. It is never used to mean "no data yet".
 ///   * `Err(e)`: an I/O error, a timeout ([`TimedOut`](io::ErrorKind::TimedOut)) or a
 ///     shutdown (see [`is_shutdown`]). Bytes received before an error are returned by earlier
@@ -122,8 +125,10 @@ pub trait ReadyRead {
     /// first part of a record or frame. Returns 0 at end of stream, or if `max` or the spare
     /// capacity is 0. This is how a layer above completes a partial record without copying.
     ///
-    /// The default reads into a pooled buffer and copies; the implementations in this crate
-    /// read straight into `buf`'s spare capacity.
+    /// The default reads into a pooled buffer and copies; it is exact only for sources that
+    /// return at most `size` bytes from `read_on_ready`, so a source that can return more
+    /// must override it. The implementations in this crate read straight into `buf`'s spare
+    /// capacity.
     ///
     /// # Errors
     /// As [`read_on_ready`](ReadyRead::read_on_ready).

@@ -1,0 +1,266 @@
+//! AES-128-GCM for one direction of a record protocol, on one of two backends.
+
+use crate::{AltsError, Protocol};
+use aes_gcm::aead::AeadInPlace;
+use aes_gcm::{Aes128Gcm, KeyInit, Nonce, Tag};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use zeroize::{Zeroize, Zeroizing};
+
+/// GCM tag length.
+pub const TAG_LEN: usize = 16;
+
+/// Which AES-128-GCM implementation seals and opens records.
+///
+/// ```
+/// let b = slackwater_alts::Backend::default();
+/// assert!(slackwater_alts::Backend::available().contains(&b));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Backend {
+    /// RustCrypto `aes-gcm` (pure Rust; AES-NI and CLMUL detected at run time). The default.
+    #[default]
+    AesGcm,
+    /// `ring` (assembly), with the `ring` feature.
+    #[cfg(feature = "ring")]
+    Ring,
+}
+
+impl Backend {
+    /// Every backend compiled in.
+    ///
+    /// ```
+    /// assert!(!slackwater_alts::Backend::available().is_empty());
+    /// ```
+    pub fn available() -> &'static [Backend] {
+        &[
+            Backend::AesGcm,
+            #[cfg(feature = "ring")]
+            Backend::Ring,
+        ]
+    }
+}
+
+/// The one small internal interface both backends implement.
+enum Cipher {
+    AesGcm(Box<Aes128Gcm>),
+    #[cfg(feature = "ring")]
+    Ring(ring::aead::LessSafeKey),
+}
+
+impl Cipher {
+    fn new(backend: Backend, key: &[u8; 16]) -> Cipher {
+        match backend {
+            Backend::AesGcm => Cipher::AesGcm(Box::new(Aes128Gcm::new(key.into()))),
+            #[cfg(feature = "ring")]
+            Backend::Ring => Cipher::Ring(ring::aead::LessSafeKey::new(
+                ring::aead::UnboundKey::new(&ring::aead::AES_128_GCM, key)
+                    .expect("16 bytes is an AES-128 key"),
+            )),
+        }
+    }
+
+    fn seal(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
+        match self {
+            Cipher::AesGcm(c) => {
+                // Fails only for messages over 64 GiB; records are at most 1 MiB.
+                let tag = c
+                    .encrypt_in_place_detached(Nonce::from_slice(nonce), aad, buf)
+                    .unwrap_or_default();
+                tag.into()
+            }
+            #[cfg(feature = "ring")]
+            Cipher::Ring(k) => {
+                let n = ring::aead::Nonce::assume_unique_for_key(*nonce);
+                let tag = k
+                    .seal_in_place_separate_tag(n, ring::aead::Aad::from(aad), buf)
+                    .map(|t| {
+                        let mut out = [0u8; TAG_LEN];
+                        out.copy_from_slice(t.as_ref());
+                        out
+                    })
+                    .unwrap_or([0; TAG_LEN]);
+                tag
+            }
+        }
+    }
+
+    fn open(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8], tag: &[u8; TAG_LEN]) -> bool {
+        match self {
+            Cipher::AesGcm(c) => c
+                .decrypt_in_place_detached(Nonce::from_slice(nonce), aad, buf, Tag::from_slice(tag))
+                .is_ok(),
+            #[cfg(feature = "ring")]
+            Cipher::Ring(k) => {
+                let n = ring::aead::Nonce::assume_unique_for_key(*nonce);
+                let t = ring::aead::Tag::from(*tag);
+                k.open_in_place_separate_tag(n, ring::aead::Aad::from(aad), t, buf, 0..)
+                    .is_ok()
+            }
+        }
+    }
+}
+
+/// The AEAD of one direction: `ALTSRP_GCM_AES128` (the key is the AES key, the nonce the
+/// counter) or `ALTSRP_GCM_AES128_REKEY` (a 32-byte KDF key and a 12-byte nonce mask; the
+/// record key is `HMAC-SHA256(kdf_key, nonce[2..8] ‖ 0x01)[..16]`, derived again only when
+/// `nonce[2..8]` changes, i.e. every 2^16 records, and the GCM nonce is `nonce XOR mask`).
+///
+/// This is the low-level piece the record layer uses; it is public for test vectors and
+/// interoperability checks. All key material is zeroized on drop.
+///
+/// ```
+/// use slackwater_alts::{Backend, Protocol, RecordAead};
+/// let mut a = RecordAead::new(Protocol::Aes128GcmRekey, &[7; 44], Backend::default()).unwrap();
+/// let mut data = *b"hello";
+/// let tag = a.seal(&[0; 12], b"", &mut data);
+/// a.open(&[0; 12], b"", &mut data, &tag).unwrap();
+/// assert_eq!(&data, b"hello");
+/// ```
+pub struct RecordAead {
+    backend: Backend,
+    kind: Kind,
+}
+
+enum Kind {
+    Plain(Cipher),
+    Rekey {
+        kdf_key: Zeroizing<[u8; 32]>,
+        mask: [u8; 12],
+        /// The key derived for `nonce[2..8]`, and for which bytes.
+        cached: Option<([u8; 6], Cipher)>,
+    },
+}
+
+impl Drop for RecordAead {
+    fn drop(&mut self) {
+        if let Kind::Rekey { mask, .. } = &mut self.kind {
+            mask.zeroize();
+        }
+    }
+}
+
+impl RecordAead {
+    /// An AEAD for `protocol` with `key` (16 bytes for `Aes128Gcm`, 44 for `Aes128GcmRekey`).
+    ///
+    /// # Errors
+    /// [`AltsError::InvalidKeyLength`] for any other key length.
+    ///
+    /// ```
+    /// use slackwater_alts::{Backend, Protocol, RecordAead};
+    /// assert!(RecordAead::new(Protocol::Aes128Gcm, &[0; 44], Backend::default()).is_err());
+    /// ```
+    pub fn new(protocol: Protocol, key: &[u8], backend: Backend) -> Result<Self, AltsError> {
+        let expected = protocol.key_len();
+        if key.len() != expected {
+            return Err(AltsError::InvalidKeyLength {
+                expected,
+                got: key.len(),
+            });
+        }
+        let kind = match protocol {
+            Protocol::Aes128Gcm => {
+                let mut k = Zeroizing::new([0u8; 16]);
+                k.copy_from_slice(key);
+                Kind::Plain(Cipher::new(backend, &k))
+            }
+            Protocol::Aes128GcmRekey => {
+                let mut kdf_key = Zeroizing::new([0u8; 32]);
+                kdf_key.copy_from_slice(&key[..32]);
+                let mut mask = [0u8; 12];
+                mask.copy_from_slice(&key[32..]);
+                Kind::Rekey {
+                    kdf_key,
+                    mask,
+                    cached: None,
+                }
+            }
+        };
+        Ok(RecordAead { backend, kind })
+    }
+
+    /// The cipher and GCM nonce for `nonce` (deriving the rekey record key if needed).
+    fn cipher(&mut self, nonce: &[u8; 12]) -> (&Cipher, [u8; 12]) {
+        match &mut self.kind {
+            Kind::Plain(c) => (c, *nonce),
+            Kind::Rekey {
+                kdf_key,
+                mask,
+                cached,
+            } => {
+                let id: [u8; 6] = nonce[2..8].try_into().unwrap_or_default();
+                if cached.as_ref().is_none_or(|(cur, _)| *cur != id) {
+                    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&kdf_key[..])
+                        .expect("HMAC takes any key length");
+                    mac.update(&id);
+                    mac.update(&[0x01]);
+                    let mut full = Zeroizing::new([0u8; 32]);
+                    full.copy_from_slice(&mac.finalize().into_bytes());
+                    let mut key = Zeroizing::new([0u8; 16]);
+                    key.copy_from_slice(&full[..16]);
+                    *cached = Some((id, Cipher::new(self.backend, &key)));
+                }
+                let mut masked = *nonce;
+                for (b, m) in masked.iter_mut().zip(mask.iter()) {
+                    *b ^= m;
+                }
+                let c = &cached.as_ref().expect("derived above").1;
+                (c, masked)
+            }
+        }
+    }
+
+    /// Encrypts `buf` in place and returns the tag.
+    ///
+    /// ```
+    /// use slackwater_alts::{Backend, Protocol, RecordAead};
+    /// let mut a = RecordAead::new(Protocol::Aes128Gcm, &[1; 16], Backend::default()).unwrap();
+    /// let mut buf = [0u8; 4];
+    /// let tag = a.seal(&[0; 12], b"", &mut buf);
+    /// assert_eq!(tag.len(), 16);
+    /// ```
+    pub fn seal(&mut self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
+        let (c, n) = self.cipher(nonce);
+        c.seal(&n, aad, buf)
+    }
+
+    /// Decrypts `buf` in place if `tag` authenticates it.
+    ///
+    /// # Errors
+    /// [`AltsError::AuthenticationFailed`]; `buf`'s contents are then unspecified.
+    ///
+    /// ```
+    /// use slackwater_alts::{Backend, Protocol, RecordAead};
+    /// let mut a = RecordAead::new(Protocol::Aes128Gcm, &[1; 16], Backend::default()).unwrap();
+    /// let mut buf = [0u8; 4];
+    /// assert!(a.open(&[0; 12], b"", &mut buf, &[0; 16]).is_err());
+    /// ```
+    pub fn open(
+        &mut self,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), AltsError> {
+        let (c, n) = self.cipher(nonce);
+        if c.open(&n, aad, buf, tag) {
+            Ok(())
+        } else {
+            Err(AltsError::AuthenticationFailed)
+        }
+    }
+}
+
+impl std::fmt::Debug for RecordAead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let protocol = match self.kind {
+            Kind::Plain(_) => Protocol::Aes128Gcm,
+            Kind::Rekey { .. } => Protocol::Aes128GcmRekey,
+        };
+        f.debug_struct("RecordAead")
+            .field("protocol", &protocol)
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
