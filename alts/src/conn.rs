@@ -361,9 +361,14 @@ impl<T: ReadyRead> Conn<'_, T> {
         let mut r = 0; // start of the next record in rx
         let mut plain = 0; // plaintext bytes gathered at rx[HEADER..]
         loop {
-            let total = match frame::parse_header(&rx[r..], self.read_limit)? {
-                Header::Need(_) => break,
-                Header::Frame { total } => total,
+            // An error after some plaintext: hand the plaintext out first; the failing record
+            // stays at the front of `rx` (its counter not advanced), so the next call fails
+            // on it again.
+            let total = match frame::parse_header(&rx[r..], self.read_limit) {
+                Ok(Header::Need(_)) => break,
+                Ok(Header::Frame { total }) => total,
+                Err(e) if plain == 0 => return Err(e),
+                Err(_) => break,
             };
             if rx.len() - r < total {
                 break;
@@ -372,7 +377,12 @@ impl<T: ReadyRead> Conn<'_, T> {
             let tag_at = r + total - crate::aead::TAG_LEN;
             let (data, tag) = rx[body..r + total].split_at_mut(tag_at - body);
             let tag: [u8; crate::aead::TAG_LEN] = (&*tag).try_into().unwrap_or_default();
-            self.crypter.open(data, &tag)?;
+            match self.crypter.open(data, &tag) {
+                Ok(()) => {}
+                Err(e) if plain == 0 => return Err(e),
+                // The in-place open may have clobbered this record; it is fatal anyway.
+                Err(_) => break,
+            }
             let n = tag_at - body;
             if body != frame::HEADER + plain {
                 rx.copy_within(body..tag_at, frame::HEADER + plain);
