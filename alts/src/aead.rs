@@ -46,7 +46,7 @@ impl Backend {
 enum Cipher {
     AesGcm(Box<Aes128Gcm>),
     #[cfg(feature = "ring")]
-    Ring(ring::aead::LessSafeKey),
+    Ring(Box<ring::aead::LessSafeKey>),
 }
 
 impl Cipher {
@@ -54,10 +54,10 @@ impl Cipher {
         match backend {
             Backend::AesGcm => Cipher::AesGcm(Box::new(Aes128Gcm::new(key.into()))),
             #[cfg(feature = "ring")]
-            Backend::Ring => Cipher::Ring(ring::aead::LessSafeKey::new(
+            Backend::Ring => Cipher::Ring(Box::new(ring::aead::LessSafeKey::new(
                 ring::aead::UnboundKey::new(&ring::aead::AES_128_GCM, key)
                     .expect("16 bytes is an AES-128 key"),
-            )),
+            ))),
         }
     }
 
@@ -73,15 +73,13 @@ impl Cipher {
             #[cfg(feature = "ring")]
             Cipher::Ring(k) => {
                 let n = ring::aead::Nonce::assume_unique_for_key(*nonce);
-                let tag = k
-                    .seal_in_place_separate_tag(n, ring::aead::Aad::from(aad), buf)
+                k.seal_in_place_separate_tag(n, ring::aead::Aad::from(aad), buf)
                     .map(|t| {
                         let mut out = [0u8; TAG_LEN];
                         out.copy_from_slice(t.as_ref());
                         out
                     })
-                    .unwrap_or([0; TAG_LEN]);
-                tag
+                    .unwrap_or([0; TAG_LEN])
             }
         }
     }
