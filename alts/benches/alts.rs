@@ -224,41 +224,57 @@ fn seal(c: &mut Criterion) {
 
 /// Heap allocations per record in steady state (after a warm-up that fills the pool).
 fn allocations(_: &mut Criterion) {
-    let pool = Pool::new();
-    for &backend in Backend::available() {
-        for (payload, name) in SIZES {
-            let n = 64;
-            let data = stream(backend, payload, 2 * n);
-            let crypter = Crypter::new(Protocol::Aes128Gcm, Side::Server, &KEY, backend).unwrap();
-            let mut conn = Conn::new(Replay { data, pos: 0 }, crypter, &pool);
-            let mut read = |k: usize| {
-                let mut got = 0;
-                while got < k * payload {
-                    got += conn.read_on_ready(payload, &pool).unwrap().unwrap().len();
-                }
-            };
-            read(n);
-            let before = ALLOCS.load(Ordering::Relaxed);
-            read(n);
-            let opens = ALLOCS.load(Ordering::Relaxed) - before;
+    let default_pool = Pool::new();
+    // A maximal record (len = 1 MiB) needs 1 MiB + 4 bytes: above the default 1 MiB class.
+    let big_pool = Pool::with_config(
+        slackwater_ready::pool::Config::builder()
+            .class(4096, 64)
+            .class(32 * 1024, 64)
+            .class((1 << 20) + 64, 4)
+            .build()
+            .unwrap(),
+    );
+    for (pool, pool_name) in [
+        (&default_pool, "default pool"),
+        (&big_pool, "pool with a 1 MiB + 64 class"),
+    ] {
+        for &backend in Backend::available() {
+            for (payload, name) in SIZES {
+                let n = 64;
+                let data = stream(backend, payload, 2 * n);
+                let crypter =
+                    Crypter::new(Protocol::Aes128Gcm, Side::Server, &KEY, backend).unwrap();
+                let mut conn = Conn::new(Replay { data, pos: 0 }, crypter, pool);
+                let mut read = |k: usize| {
+                    let mut got = 0;
+                    while got < k * payload {
+                        got += conn.read_on_ready(payload, pool).unwrap().unwrap().len();
+                    }
+                };
+                read(n);
+                let before = ALLOCS.load(Ordering::Relaxed);
+                read(n);
+                let opens = ALLOCS.load(Ordering::Relaxed) - before;
 
-            let crypter = Crypter::new(Protocol::Aes128Gcm, Side::Client, &KEY, backend).unwrap();
-            let mut w = Conn::new(std::io::sink(), crypter, &pool);
-            w.set_frame_size((payload + 24).clamp(4096, 512 * 1024))
-                .unwrap();
-            let plain = vec![1u8; payload];
-            let mut out = pool.get(payload + 48).unwrap();
-            let before = ALLOCS.load(Ordering::Relaxed);
-            for _ in 0..n {
-                out.clear();
-                w.seal_into(&plain, &mut out).unwrap();
+                let crypter =
+                    Crypter::new(Protocol::Aes128Gcm, Side::Client, &KEY, backend).unwrap();
+                let mut w = Conn::new(std::io::sink(), crypter, pool);
+                w.set_frame_size((payload + 24).clamp(4096, 512 * 1024))
+                    .unwrap();
+                let plain = vec![1u8; payload];
+                let mut out = pool.get(payload + 48).unwrap();
+                let before = ALLOCS.load(Ordering::Relaxed);
+                for _ in 0..n {
+                    out.clear();
+                    w.seal_into(&plain, &mut out).unwrap();
+                }
+                let seals = ALLOCS.load(Ordering::Relaxed) - before;
+                println!(
+                    "allocations per record, {backend:?} {name} ({pool_name}): open {:.2}, seal {:.2}",
+                    opens as f64 / n as f64,
+                    seals as f64 / n as f64
+                );
             }
-            let seals = ALLOCS.load(Ordering::Relaxed) - before;
-            println!(
-                "allocations per record, {backend:?} {name}: open {:.2}, seal {:.2}",
-                opens as f64 / n as f64,
-                seals as f64 / n as f64
-            );
         }
     }
 }

@@ -5,9 +5,10 @@ use crate::{AltsError, Crypter};
 use slackwater_ready::{Buf, Pool, ReadyRead};
 use std::io;
 
-/// Bytes asked of the transport when a record starts: one 16 KiB record and its overhead fit
-/// (gRPC-Go peers write at most 16 KiB of payload per record by default).
+/// Bytes asked of the transport when a record starts and no record has been seen yet.
 const DEFAULT_READ_SIZE: usize = 32 * 1024;
+/// The least asked of the transport when a record starts (several small records per read).
+const MIN_READ_SIZE: usize = 4096;
 /// Most bytes of frames [`Conn`]'s `io::Write` encrypts into one buffer before writing it.
 const WRITE_BATCH: usize = 64 * 1024;
 
@@ -63,6 +64,9 @@ pub struct Conn<'p, T> {
     eof: bool,
     read_limit: usize,
     frame_size: usize,
+    /// Bytes asked of the transport when a record starts: the size of the last complete
+    /// record (at least `MIN_READ_SIZE`), so a stream of equal records is read one record per
+    /// read, with no partial record left over to move.
     read_size: usize,
 }
 
@@ -360,6 +364,7 @@ impl<T: ReadyRead> Conn<'_, T> {
         let rx = self.rx.as_mut().expect("called with rx");
         let mut r = 0; // start of the next record in rx
         let mut plain = 0; // plaintext bytes gathered at rx[HEADER..]
+        let mut last_total = 0;
         loop {
             // An error after some plaintext: hand the plaintext out first; the failing record
             // stays at the front of `rx` (its counter not advanced), so the next call fails
@@ -373,6 +378,7 @@ impl<T: ReadyRead> Conn<'_, T> {
             if rx.len() - r < total {
                 break;
             }
+            last_total = total;
             let body = r + frame::HEADER;
             let tag_at = r + total - crate::aead::TAG_LEN;
             let (data, tag) = rx[body..r + total].split_at_mut(tag_at - body);
@@ -393,6 +399,7 @@ impl<T: ReadyRead> Conn<'_, T> {
         if r == 0 {
             return Ok(None);
         }
+        self.read_size = last_total.max(MIN_READ_SIZE);
         let tail = rx.len() - r;
         if plain == 0 {
             // Only empty records: drop them, keep any partial record.
