@@ -1,7 +1,7 @@
 //! AES-128-GCM for one direction of a record protocol, on one of two backends.
 
 use crate::{AltsError, Protocol};
-use aes_gcm::aead::AeadInPlace;
+use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes128Gcm, KeyInit, Nonce, Tag};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -66,7 +66,7 @@ impl Cipher {
             Cipher::AesGcm(c) => {
                 // Fails only for messages over 64 GiB; records are at most 1 MiB.
                 let tag = c
-                    .encrypt_in_place_detached(Nonce::from_slice(nonce), aad, buf)
+                    .encrypt_inout_detached(&Nonce::from(*nonce), aad, buf.into())
                     .unwrap_or_default();
                 tag.into()
             }
@@ -87,7 +87,7 @@ impl Cipher {
     fn open(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8], tag: &[u8; TAG_LEN]) -> bool {
         match self {
             Cipher::AesGcm(c) => c
-                .decrypt_in_place_detached(Nonce::from_slice(nonce), aad, buf, Tag::from_slice(tag))
+                .decrypt_inout_detached(&Nonce::from(*nonce), aad, buf.into(), &Tag::from(*tag))
                 .is_ok(),
             #[cfg(feature = "ring")]
             Cipher::Ring(k) => {

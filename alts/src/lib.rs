@@ -35,8 +35,9 @@
 //!   low 5 (`ALTSRP_GCM_AES128`) or 8 (rekey) bytes count, and a carry out of them makes the
 //!   direction permanently unusable ([`AltsError::CounterExhausted`]). A failed open does not
 //!   advance the counter.
-//! * All key material is zeroized on drop (the `aes` key schedule through its `zeroize`
-//!   feature; `ring` keeps its own key schedule, which it does not zeroize).
+//! * All key material is zeroized on drop: our copies of keys, KDF keys and masks through
+//!   `zeroize`, the `aes-gcm` key schedule and GHASH key through its `zeroize` feature.
+//!   `ring` keeps its own key schedule, which it does not zeroize.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
