@@ -184,38 +184,27 @@ fn append_copy(got: Option<Buf>, buf: &mut Buf) -> io::Result<usize> {
     }
 }
 
-impl<R: ReadyRead + ?Sized> ReadyRead for &mut R {
-    fn read_on_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
-        (**self).read_on_ready(size, pool)
-    }
-    fn try_read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
-        (**self).try_read_ready(size, pool)
-    }
-    fn read_ready_into(&mut self, dst: &mut [u8]) -> io::Result<usize> {
-        (**self).read_ready_into(dst)
-    }
-    fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
-        (**self).append_on_ready(buf, max)
-    }
-    fn try_append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
-        (**self).try_append_ready(buf, max)
-    }
+/// Forwards every method, so `&mut R` and `Box<R>` are `ReadyRead` too.
+macro_rules! forward_ready_read {
+    ($($t:ty),*) => {$(
+        impl<R: ReadyRead + ?Sized> ReadyRead for $t {
+            fn read_on_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
+                (**self).read_on_ready(size, pool)
+            }
+            fn try_read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
+                (**self).try_read_ready(size, pool)
+            }
+            fn read_ready_into(&mut self, dst: &mut [u8]) -> io::Result<usize> {
+                (**self).read_ready_into(dst)
+            }
+            fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+                (**self).append_on_ready(buf, max)
+            }
+            fn try_append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+                (**self).try_append_ready(buf, max)
+            }
+        }
+    )*};
 }
 
-impl<R: ReadyRead + ?Sized> ReadyRead for Box<R> {
-    fn read_on_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
-        (**self).read_on_ready(size, pool)
-    }
-    fn try_read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
-        (**self).try_read_ready(size, pool)
-    }
-    fn read_ready_into(&mut self, dst: &mut [u8]) -> io::Result<usize> {
-        (**self).read_ready_into(dst)
-    }
-    fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
-        (**self).append_on_ready(buf, max)
-    }
-    fn try_append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
-        (**self).try_append_ready(buf, max)
-    }
-}
+forward_ready_read!(&mut R, Box<R>);
