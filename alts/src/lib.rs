@@ -1,5 +1,5 @@
 //! The ALTS record protocol (`ALTSRP_GCM_AES128` and `ALTSRP_GCM_AES128_REKEY`) over a
-//! [`ReadyRead`](slackwater_ready::ReadyRead) transport, byte-compatible with gRPC-Go.
+//! [`ReadyRead`] transport, byte-compatible with gRPC-Go.
 //!
 //! ```
 //! use slackwater_alts::{Backend, Conn, Crypter, Protocol, Side};
