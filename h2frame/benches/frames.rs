@@ -1,0 +1,292 @@
+//! Frame reading throughput against the `h2` crate's codec and a bare `BufReader` framing
+//! loop, on the same bytes in the same run, plus heap allocations per frame (a counting
+//! global allocator).
+//!
+//! Streams: (a) mixed small control frames (PING, WINDOW_UPDATE, SETTINGS, RST_STREAM,
+//! PRIORITY, a small HEADERS, a 32-byte DATA); (b) 16 KiB DATA frames. Every reader gets the
+//! bytes from memory through its own transport interface (`ReadyRead` for slackwater, tokio
+//! `AsyncRead` for h2, `io::Read` for the bare loop), so each pays one copy out of the source.
+//!
+//! `cargo bench -p slackwater-h2frame --bench frames`
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures_core::Stream;
+use slackwater_h2frame::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::io::{self, BufRead, Read};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+struct Counting;
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; only a counter is added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded from the caller.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: forwarded from the caller.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded from the caller.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+// ---------------------------------------------------------------- streams
+
+/// A valid HPACK block: :method GET, :scheme http, :path /, :authority example.com.
+const HPACK: &[u8] = &[
+    0x82, 0x86, 0x84, 0x41, 0x0b, b'e', b'x', b'a', b'm', b'p', b'l', b'e', b'.', b'c', b'o', b'm',
+];
+
+fn control_stream(groups: usize) -> (Vec<u8>, usize) {
+    let mut frames = Vec::new();
+    for i in 0..groups as u32 {
+        let s = 2 * i + 1;
+        frames.push(Frame::Ping(Ping {
+            ack: false,
+            data: [7; 8],
+        }));
+        frames.push(Frame::WindowUpdate(WindowUpdate {
+            stream_id: s,
+            increment: 65_535,
+        }));
+        frames.push(Frame::Settings(Settings::new(&[
+            Setting {
+                id: Setting::MAX_CONCURRENT_STREAMS,
+                value: 100,
+            },
+            Setting {
+                id: Setting::INITIAL_WINDOW_SIZE,
+                value: 1 << 20,
+            },
+        ])));
+        frames.push(Frame::RstStream(RstStream {
+            stream_id: s,
+            error_code: ErrorCode::CANCEL,
+        }));
+        frames.push(Frame::Priority(Priority {
+            stream_id: s,
+            spec: PrioritySpec {
+                exclusive: false,
+                dependency: 0,
+                weight: 16,
+            },
+        }));
+        frames.push(Frame::Headers(Headers {
+            stream_id: s,
+            end_stream: false,
+            end_headers: true,
+            priority: None,
+            fragment: Payload::from(HPACK),
+            padding: None,
+        }));
+        frames.push(Frame::Data(Data {
+            stream_id: s,
+            end_stream: false,
+            data: Payload::from(&[0x5a; 32][..]),
+            padding: None,
+        }));
+    }
+    (encode_all(&frames), frames.len())
+}
+
+fn data_stream(n: usize) -> (Vec<u8>, usize) {
+    let frames: Vec<Frame> = (0..n)
+        .map(|_| {
+            Frame::Data(Data {
+                stream_id: 1,
+                end_stream: false,
+                data: Payload::from(vec![0xa5; 16_384]),
+                padding: None,
+            })
+        })
+        .collect();
+    (encode_all(&frames), frames.len())
+}
+
+fn encode_all(frames: &[Frame]) -> Vec<u8> {
+    let mut w = FrameWriter::new();
+    let mut out = Vec::new();
+    for f in frames {
+        w.write(f).unwrap();
+        w.flush_to(&mut out).unwrap();
+    }
+    out
+}
+
+// ---------------------------------------------------------------- slackwater
+
+/// An in-memory `ReadyRead`: every read copies at most `size` bytes out of the source, as
+/// `read(2)` would.
+struct Mem<'a> {
+    data: &'a [u8],
+}
+
+impl ReadyRead for Mem<'_> {
+    fn read_on_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
+        if self.data.is_empty() {
+            return Ok(None);
+        }
+        let n = size.max(1).min(self.data.len());
+        let mut b = pool.get(n)?;
+        b.extend_from_slice(&self.data[..n])
+            .map_err(io::Error::other)?;
+        self.data = &self.data[n..];
+        Ok(Some(b))
+    }
+    fn try_read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
+        self.read_on_ready(size, pool)
+    }
+    fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+        let n = max.min(buf.spare_capacity()).min(self.data.len());
+        buf.extend_from_slice(&self.data[..n])
+            .map_err(io::Error::other)?;
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+    fn try_append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+        self.append_on_ready(buf, max)
+    }
+}
+
+fn slackwater_pass(bytes: &[u8]) -> usize {
+    let mut r = FrameReader::new(Mem { data: bytes });
+    let mut n = 0;
+    while let Some(f) = r.read_frame().unwrap() {
+        black_box(&f);
+        n += 1;
+    }
+    n
+}
+
+// ---------------------------------------------------------------- h2
+
+struct AsyncMem<'a> {
+    data: &'a [u8],
+}
+
+impl tokio::io::AsyncRead for AsyncMem<'_> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = buf.remaining().min(self.data.len());
+        buf.put_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for AsyncMem<'_> {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, b: &[u8]) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(b.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+fn h2_pass(bytes: &[u8]) -> usize {
+    let mut codec: h2::Codec<AsyncMem<'_>, bytes::Bytes> = h2::Codec::new(AsyncMem { data: bytes });
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut n = 0;
+    loop {
+        match Pin::new(&mut codec).poll_next(&mut cx) {
+            Poll::Ready(Some(Ok(f))) => {
+                black_box(&f);
+                n += 1;
+            }
+            Poll::Ready(Some(Err(e))) => panic!("h2: {e:?}"),
+            Poll::Ready(None) => return n,
+            Poll::Pending => panic!("h2: pending on an in-memory source"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- bare loop
+
+/// No validation at all: header, then the payload into a reused Vec.
+fn bare_pass(bytes: &[u8]) -> usize {
+    let mut r = io::BufReader::with_capacity(32 * 1024, bytes);
+    let mut payload = Vec::with_capacity(16_384);
+    let mut n = 0;
+    loop {
+        let mut h = [0u8; 9];
+        if r.fill_buf().unwrap().is_empty() {
+            return n;
+        }
+        r.read_exact(&mut h).unwrap();
+        let len = u32::from_be_bytes([0, h[0], h[1], h[2]]) as usize;
+        payload.resize(len, 0);
+        r.read_exact(&mut payload).unwrap();
+        black_box((&h, &payload));
+        n += 1;
+    }
+}
+
+// ---------------------------------------------------------------- driver
+
+fn allocs_per_frame(name: &str, f: fn(&[u8]) -> usize, bytes: &[u8]) -> f64 {
+    f(bytes); // warm the pool and caches
+    let before = ALLOCS.load(Ordering::Relaxed);
+    let frames = f(bytes);
+    let a = ALLOCS.load(Ordering::Relaxed) - before;
+    let per = a as f64 / frames as f64;
+    println!("{name}: {a} allocations for {frames} frames = {per:.3} per frame");
+    per
+}
+
+fn bench(c: &mut Criterion) {
+    let streams = [
+        ("control", control_stream(1000)),
+        ("data16k", data_stream(512)),
+    ];
+    for (name, (bytes, frames)) in &streams {
+        assert_eq!(slackwater_pass(bytes), *frames);
+        assert_eq!(h2_pass(bytes), *frames);
+        assert_eq!(bare_pass(bytes), *frames);
+        println!("stream {name}: {frames} frames, {} bytes", bytes.len());
+        allocs_per_frame(&format!("{name}/slackwater"), slackwater_pass, bytes);
+        allocs_per_frame(&format!("{name}/h2"), h2_pass, bytes);
+        allocs_per_frame(&format!("{name}/bare"), bare_pass, bytes);
+
+        for (unit, tp) in [
+            ("frames", Throughput::Elements(*frames as u64)),
+            ("bytes", Throughput::Bytes(bytes.len() as u64)),
+        ] {
+            let mut g = c.benchmark_group(format!("{name}-{unit}"));
+            g.throughput(tp);
+            g.bench_function("slackwater", |b| b.iter(|| slackwater_pass(bytes)));
+            g.bench_function("h2", |b| b.iter(|| h2_pass(bytes)));
+            g.bench_function("bare_bufreader", |b| b.iter(|| bare_pass(bytes)));
+            g.finish();
+        }
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2));
+    targets = bench
+}
+criterion_main!(benches);

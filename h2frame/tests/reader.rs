@@ -1,0 +1,725 @@
+//! The streaming reader: buffers held (none while idle), partial frames across `WouldBlock`,
+//! the client preface, CONTINUATION sequencing and flood cap, unknown frames, limits.
+
+mod common;
+
+use common::{Script, Step};
+use slackwater_h2frame::*;
+use slackwater_ready::ReadyFd;
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+fn wire(frames: &[Frame]) -> Vec<u8> {
+    let mut w = FrameWriter::new();
+    w.set_max_frame_size(MAX_FRAME_SIZE_LIMIT).unwrap();
+    for f in frames {
+        w.write(f).unwrap();
+    }
+    let mut out = Vec::new();
+    w.flush_to(&mut out).unwrap();
+    out
+}
+
+fn ping(n: u8) -> Frame {
+    Frame::Ping(Ping {
+        ack: false,
+        data: [n; 8],
+    })
+}
+
+fn headers(stream_id: u32, end_headers: bool, frag: &[u8]) -> Frame {
+    Frame::Headers(Headers {
+        stream_id,
+        end_stream: false,
+        end_headers,
+        priority: None,
+        fragment: Payload::from(frag),
+        padding: None,
+    })
+}
+
+fn cont(stream_id: u32, end_headers: bool, frag: &[u8]) -> Frame {
+    Frame::Continuation(Continuation {
+        stream_id,
+        end_headers,
+        fragment: Payload::from(frag),
+    })
+}
+
+fn data(stream_id: u32, bytes: Vec<u8>) -> Frame {
+    Frame::Data(Data {
+        stream_id,
+        end_stream: false,
+        data: Payload::from(bytes),
+        padding: None,
+    })
+}
+
+fn reader<'p>(bytes: &[u8], pool: &'p Pool, cfg: Config) -> FrameReader<'p, Script> {
+    FrameReader::with_config(Script::chunked(bytes, 7), pool, cfg)
+}
+
+fn read_all(r: &mut FrameReader<'_, impl ReadyRead>) -> Result<Vec<Frame>, Error> {
+    let mut v = Vec::new();
+    while let Some(f) = r.read_frame()? {
+        v.push(f);
+    }
+    Ok(v)
+}
+
+fn assert_conn(e: &Error, code: ErrorCode) {
+    assert_eq!(e.code(), Some(code), "{e}");
+    assert_eq!(e.scope(), Some(Scope::Connection), "{e}");
+}
+
+#[test]
+fn socketpair_idle_reader_holds_no_buffer() {
+    let pool = Pool::new();
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let mut r = FrameReader::with_pool(ReadyFd::new(a).unwrap(), &pool);
+    std::thread::scope(|s| {
+        let t = s.spawn(move || {
+            let mut got = Vec::new();
+            while let Some(f) = r.read_frame().unwrap() {
+                got.push(f);
+            }
+            got
+        });
+        for i in 0..5u8 {
+            b.write_all(&wire(&[ping(i), data(1, vec![i; 16_000])]))
+                .unwrap();
+            // The reader has consumed both frames and is blocked waiting for the next one.
+            std::thread::sleep(Duration::from_millis(50));
+            let st = pool.stats();
+            // Only what the application keeps (the DATA view held by `got`) is in use; the
+            // reader itself holds nothing while it waits.
+            assert!(
+                st.in_use() <= i as usize + 1,
+                "in use while idle: {}",
+                st.in_use()
+            );
+        }
+        drop(b);
+        let got = t.join().unwrap();
+        assert_eq!(got.len(), 10);
+        let views = got
+            .iter()
+            .filter(|f| matches!(f, Frame::Data(d) if d.data.is_view()))
+            .count();
+        assert_eq!(views, 5);
+        assert_eq!(pool.stats().in_use(), 5); // the five DATA views, one buffer each
+        drop(got);
+        assert_eq!(pool.stats().in_use(), 0);
+    });
+}
+
+#[test]
+fn socketpair_zero_buffers_between_frames() {
+    let pool = Pool::new();
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let mut r = FrameReader::with_pool(ReadyFd::new(a).unwrap(), &pool);
+    for i in 0..20u8 {
+        let f = if i % 2 == 0 {
+            ping(i)
+        } else {
+            data(3, vec![i; 100])
+        };
+        b.write_all(&wire(std::slice::from_ref(&f))).unwrap();
+        assert_eq!(r.read_frame().unwrap().unwrap(), f);
+        assert_eq!(
+            pool.stats().in_use(),
+            0,
+            "frame {i}: a buffer is held between frames"
+        );
+        assert!(!r.holds_buffer());
+        assert!(r.try_read_frame().unwrap_err().is_would_block());
+        assert_eq!(pool.stats().in_use(), 0);
+    }
+}
+
+#[test]
+fn partial_frames_across_would_block_on_a_socket() {
+    let pool = Pool::new();
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let mut r = FrameReader::with_pool(ReadyFd::new(a).unwrap(), &pool);
+    let frames = [
+        ping(1),
+        data(1, vec![9; 16_384]),
+        headers(5, true, b"abc"),
+        ping(2),
+    ];
+    let bytes = wire(&frames);
+    let mut got = Vec::new();
+    // Dribble the bytes in uneven pieces; between pieces the reader must say WouldBlock.
+    for piece in bytes.chunks(1000).flat_map(|c| {
+        let (x, y) = c.split_at(3.min(c.len()));
+        [x.to_vec(), y.to_vec()]
+    }) {
+        b.write_all(&piece).unwrap();
+        loop {
+            match r.try_read_frame() {
+                Ok(Some(f)) => got.push(f),
+                Ok(None) => panic!("unexpected EOF"),
+                Err(e) if e.is_would_block() => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+    assert_eq!(got, frames);
+    drop(got);
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+#[test]
+fn a_partial_header_does_not_keep_a_big_buffer() {
+    let pool = Pool::new();
+    let mut bytes = wire(&[ping(1)]);
+    bytes.extend_from_slice(&[0, 0, 8]); // a third of the next header
+    let steps = [
+        Step::Bytes(bytes),
+        Step::WouldBlock,
+        Step::Bytes(vec![6, 0, 0, 0, 0, 0]),
+    ];
+    let mut r = FrameReader::with_pool(Script::new(steps.clone()), &pool);
+    assert!(matches!(r.try_read_frame().unwrap(), Some(Frame::Ping(_))));
+    assert!(r.try_read_frame().unwrap_err().is_would_block());
+    // Waiting with 3 bytes of a 17-byte frame: they sit in the 256-byte class, not 32 KiB.
+    let st = pool.stats();
+    assert_eq!(st.in_use(), 1);
+    assert_eq!(st.class(0).unwrap().in_use, 1, "{st:?}");
+    assert_eq!(r.buffered(), 3);
+    // The rest arrives (in two pieces: the PING payload follows).
+    let _ = r.try_read_frame();
+    drop(r);
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+#[test]
+fn every_chunking_of_a_mixed_stream() {
+    let frames = vec![
+        Frame::Settings(Settings::new(&[Setting {
+            id: Setting::MAX_FRAME_SIZE,
+            value: 1 << 20,
+        }])),
+        Frame::Settings(Settings::ack()),
+        headers(1, false, &[1; 40]),
+        cont(1, false, &[2; 300]),
+        cont(1, true, &[]),
+        data(1, vec![3; 16_384]),
+        Frame::Priority(Priority {
+            stream_id: 3,
+            spec: PrioritySpec {
+                exclusive: true,
+                dependency: 1,
+                weight: 256,
+            },
+        }),
+        Frame::RstStream(RstStream {
+            stream_id: 1,
+            error_code: ErrorCode::CANCEL,
+        }),
+        Frame::WindowUpdate(WindowUpdate {
+            stream_id: 0,
+            increment: 1 << 30,
+        }),
+        Frame::GoAway(GoAway {
+            last_stream_id: 7,
+            error_code: ErrorCode::NO_ERROR,
+            debug_data: Payload::from(vec![4; 5000]),
+        }),
+        Frame::PushPromise(PushPromise {
+            stream_id: 1,
+            end_headers: false,
+            promised_id: 2,
+            fragment: Payload::from(&b"pp"[..]),
+            padding: Some(Payload::from(&[0u8; 3][..])),
+        }),
+        cont(1, true, b"end"),
+        Frame::Data(Data {
+            stream_id: 1,
+            end_stream: true,
+            data: Payload::new(),
+            padding: Some(Payload::from(&[0u8; 255][..])),
+        }),
+    ];
+    let bytes = wire(&frames);
+    for chunk in [
+        1,
+        2,
+        3,
+        8,
+        9,
+        10,
+        17,
+        100,
+        4095,
+        4096,
+        16_393,
+        40_000,
+        1 << 20,
+    ] {
+        let pool = Pool::new();
+        let mut r = FrameReader::with_config(Script::chunked(&bytes, chunk), &pool, Config::new());
+        let got = read_all(&mut r).unwrap_or_else(|e| panic!("chunk {chunk}: {e}"));
+        assert_eq!(got, frames, "chunk {chunk}");
+        drop(got);
+        assert_eq!(pool.stats().in_use(), 0, "chunk {chunk}");
+    }
+}
+
+#[test]
+fn payload_copy_out_rule() {
+    let pool = Pool::new();
+    let bytes = wire(&[
+        data(1, vec![1; 30]),
+        data(1, vec![2; 1000]),
+        data(1, vec![3; 16_000]),
+    ]);
+    let mut r = FrameReader::with_pool(Script::chunked(&bytes, 1 << 20), &pool);
+    let f: Vec<Payload> = read_all(&mut r)
+        .unwrap()
+        .into_iter()
+        .map(|f| match f {
+            Frame::Data(d) => d.data,
+            _ => unreachable!(),
+        })
+        .collect();
+    assert!(!f[0].is_view() && f[0].pinned_bytes() == 0); // inline
+    assert!(!f[1].is_view() && f[1].pinned_bytes() == 0); // 1000 × 16 < 32 KiB: heap copy
+    assert!(f[2].is_view()); // 16,000 × 16 ≥ 32 KiB: zero-copy view
+    assert!(f[2].pinned_bytes() <= 16 * f[2].len());
+    assert_eq!(pool.stats().in_use(), 1);
+    drop(f);
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+#[test]
+fn client_preface() {
+    let pool = Pool::new();
+    let cfg = Config::new().expect_client_preface(true);
+    let mut good = CLIENT_PREFACE.to_vec();
+    good.extend(wire(&[ping(1)]));
+    for chunk in [1, 5, 24, 25, 100] {
+        let mut r = FrameReader::with_config(Script::chunked(&good, chunk), &pool, cfg.clone());
+        assert_eq!(read_all(&mut r).unwrap(), [ping(1)]);
+    }
+    // Nothing at all: a clean EOF.
+    let mut r = FrameReader::with_config(Script::chunked(&[], 1), &pool, cfg.clone());
+    assert!(r.read_frame().unwrap().is_none());
+    // Cut short.
+    let mut r = FrameReader::with_config(Script::chunked(&good[..10], 1), &pool, cfg.clone());
+    assert!(matches!(r.read_frame(), Err(Error::UnexpectedEof { .. })));
+    // HTTP/1.1 instead.
+    let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut r = FrameReader::with_config(Script::chunked(req, 3), &pool, cfg.clone());
+    let e = r.read_frame().unwrap_err();
+    assert!(matches!(e, Error::BadPreface { http1: true }), "{e:?}");
+    assert_conn(&e, ErrorCode::PROTOCOL_ERROR);
+    assert!(e.to_string().contains("HTTP/1"));
+    let mut r = FrameReader::with_config(
+        Script::chunked(b"POST / HTTP/1.1\r\n", 1),
+        &pool,
+        cfg.clone(),
+    );
+    assert!(matches!(
+        r.read_frame(),
+        Err(Error::BadPreface { http1: true })
+    ));
+    // Sticky.
+    assert_conn(&r.read_frame().unwrap_err(), ErrorCode::PROTOCOL_ERROR);
+    // "PRI * HTTP/1.1": the version differs.
+    let mut bad = CLIENT_PREFACE.to_vec();
+    bad[11] = b'1';
+    let mut r = FrameReader::with_config(Script::chunked(&bad, 4), &pool, cfg.clone());
+    assert!(matches!(
+        r.read_frame(),
+        Err(Error::BadPreface { http1: true })
+    ));
+    // Garbage.
+    let mut r = FrameReader::with_config(Script::chunked(&[0; 24], 24), &pool, cfg);
+    assert!(matches!(
+        r.read_frame(),
+        Err(Error::BadPreface { http1: false })
+    ));
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+#[test]
+fn continuation_sequencing() {
+    let pool = Pool::new();
+    let ok = [
+        headers(1, false, b"a"),
+        cont(1, false, b"b"),
+        cont(1, true, b"c"),
+        ping(1),
+    ];
+    assert_eq!(
+        read_all(&mut reader(&wire(&ok), &pool, Config::new())).unwrap(),
+        ok
+    );
+
+    let bad: [&[Frame]; 6] = [
+        // §6.2/1: another frame type inside the block.
+        &[
+            headers(1, false, b"a"),
+            Frame::Priority(Priority {
+                stream_id: 1,
+                spec: PrioritySpec {
+                    exclusive: false,
+                    dependency: 0,
+                    weight: 16,
+                },
+            }),
+        ],
+        // §4.3/3: HEADERS of another stream inside the block.
+        &[headers(1, false, b"a"), headers(3, true, b"b")],
+        // CONTINUATION of another stream.
+        &[headers(1, false, b"a"), cont(3, true, b"b")],
+        // §6.10/4: CONTINUATION after END_HEADERS.
+        &[headers(1, true, b"a"), cont(1, true, b"b")],
+        // §6.10/5: CONTINUATION after the block ended.
+        &[
+            headers(1, false, b"a"),
+            cont(1, true, b"b"),
+            cont(1, true, b"c"),
+        ],
+        // §6.10/6: CONTINUATION after DATA.
+        &[data(1, vec![1]), cont(1, true, b"b")],
+    ];
+    for (i, frames) in bad.iter().enumerate() {
+        let mut r = reader(&wire(frames), &pool, Config::new());
+        let e = read_all(&mut r).expect_err(&format!("case {i}"));
+        assert_conn(&e, ErrorCode::PROTOCOL_ERROR);
+    }
+    // §5.5/2: an unknown frame inside a field block, even though unknown frames are skipped.
+    let mut bytes = wire(&[headers(1, false, b"a")]);
+    bytes.extend_from_slice(&[0, 0, 1, 0x20, 0, 0, 0, 0, 0, 0xff]);
+    assert_conn(
+        &read_all(&mut reader(&bytes, &pool, Config::new())).unwrap_err(),
+        ErrorCode::PROTOCOL_ERROR,
+    );
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+#[test]
+fn continuation_flood_is_capped() {
+    let pool = Pool::new();
+    // CVE-2024-27316: endless empty CONTINUATIONs. With a cap of 64 the 65th is refused,
+    // from its header, before its payload is read.
+    let mut frames = vec![headers(1, false, b"x")];
+    frames.extend((0..1000).map(|_| cont(1, false, b"")));
+    let cfg = Config::new().continuation_limits(64, 1 << 20);
+    let mut r = reader(&wire(&frames), &pool, cfg);
+    let mut n = 0;
+    let e = loop {
+        match r.read_frame() {
+            Ok(Some(_)) => n += 1,
+            Ok(None) => panic!("no error"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(n, 1 + 64);
+    assert_conn(&e, ErrorCode::ENHANCE_YOUR_CALM);
+    // The default cap applies too.
+    let mut r = reader(&wire(&frames), &pool, Config::new());
+    assert_conn(&read_all(&mut r).unwrap_err(), ErrorCode::ENHANCE_YOUR_CALM);
+    // A byte cap: 4 × 16 KiB of fragments against a 40 KiB limit.
+    let mut frames = vec![headers(1, false, &[0; 16_000])];
+    frames.extend((0..3).map(|_| cont(1, false, &[0; 16_000])));
+    let mut r = reader(
+        &wire(&frames),
+        &pool,
+        Config::new().continuation_limits(100, 40_000),
+    );
+    assert_conn(&read_all(&mut r).unwrap_err(), ErrorCode::ENHANCE_YOUR_CALM);
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+#[test]
+fn unknown_frames_skipped_or_surfaced() {
+    let pool = Pool::new();
+    let mut bytes = wire(&[ping(1)]);
+    // Type 0x16, 8 000 bytes, flags 0xff, stream 0 (h2spec 4.1/1), then a PING.
+    bytes.extend_from_slice(&[0, 0x1f, 0x40, 0x16, 0xff, 0, 0, 0, 0]);
+    bytes.extend(std::iter::repeat_n(0xaa, 8000));
+    bytes.extend(wire(&[ping(2)]));
+    let got = read_all(&mut reader(&bytes, &pool, Config::new())).unwrap();
+    assert_eq!(got, [ping(1), ping(2)]);
+    let cfg = Config::new().surface_unknown_frames(true);
+    let got = read_all(&mut reader(&bytes, &pool, cfg)).unwrap();
+    assert_eq!(got.len(), 3);
+    let Frame::Unknown(u) = &got[1] else { panic!() };
+    assert_eq!(
+        (u.kind, u.flags, u.stream_id, u.payload.len()),
+        (0x16, 0xff, 0, 8000)
+    );
+    // It re-encodes to the same bytes.
+    assert_eq!(wire(&got), bytes);
+    drop(got);
+    // Unknown frames still count toward the frame size limit.
+    let big = [0, 0x40, 0x01, 0x16, 0, 0, 0, 0, 0];
+    assert_conn(
+        &read_all(&mut reader(&big, &pool, Config::new())).unwrap_err(),
+        ErrorCode::FRAME_SIZE_ERROR,
+    );
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+#[test]
+fn frame_size_is_checked_from_the_header_before_reading() {
+    let pool = Pool::new();
+    // A 1 MiB DATA header followed by nothing: the error comes from the 9 bytes alone.
+    let hdr = [0x10, 0, 0, 0, 0, 0, 0, 0, 1];
+    let mut r = FrameReader::with_pool(Script::new([Step::Bytes(hdr.to_vec())]), &pool);
+    assert_conn(&r.read_frame().unwrap_err(), ErrorCode::FRAME_SIZE_ERROR);
+    assert_eq!(r.get_ref().reads, 1);
+    assert!(!r.holds_buffer());
+    // Exactly 16,384 is fine (h2spec 4.2/1); 16,385 is not (4.2/2).
+    let ok = wire(&[data(1, vec![0; 16_384])]);
+    assert_eq!(
+        read_all(&mut reader(&ok, &pool, Config::new()))
+            .unwrap()
+            .len(),
+        1
+    );
+    let mut over = ok.clone();
+    over[2] = 0x01;
+    over.push(0);
+    assert_conn(
+        &read_all(&mut reader(&over, &pool, Config::new())).unwrap_err(),
+        ErrorCode::FRAME_SIZE_ERROR,
+    );
+    // Raised to 1 MiB: a 1 MiB frame is read into one buffer of at most max + 9.
+    let big = wire(&[data(1, vec![5; 1 << 20])]);
+    let cfg = Config::new().max_frame_size(1 << 20).unwrap();
+    let mut r = FrameReader::with_config(Script::chunked(&big, 64 * 1024), &pool, cfg);
+    let f = r.read_frame().unwrap().unwrap();
+    let Frame::Data(d) = &f else { panic!() };
+    assert!(d.data.is_view());
+    assert!(d.data.pinned_bytes() <= (1 << 20) + 9);
+    drop(f);
+    // set_max_frame_size applies from the next header.
+    let mut r = reader(&over, &pool, Config::new());
+    r.set_max_frame_size(16_385).unwrap();
+    assert_eq!(read_all(&mut r).unwrap().len(), 1);
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+#[test]
+fn stream_errors_leave_the_reader_usable_connection_errors_kill_it() {
+    let pool = Pool::new();
+    let mut bytes = vec![0, 0, 4, 8, 0, 0, 0, 0, 1, 0, 0, 0, 0]; // WINDOW_UPDATE 0 on stream 1
+    bytes.extend_from_slice(&[0, 0, 4, 2, 0, 0, 0, 0, 3, 0, 0, 0, 1]); // PRIORITY len 4
+    bytes.extend(wire(&[ping(1)]));
+    bytes.extend_from_slice(&[0, 0, 4, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // WINDOW_UPDATE 0 on 0
+    bytes.extend(wire(&[ping(2)]));
+    let mut r = reader(&bytes, &pool, Config::new());
+    let e = r.read_frame().unwrap_err();
+    assert_eq!(
+        (e.code(), e.scope()),
+        (Some(ErrorCode::PROTOCOL_ERROR), Some(Scope::Stream(1)))
+    );
+    let e = r.read_frame().unwrap_err();
+    assert_eq!(
+        (e.code(), e.scope()),
+        (Some(ErrorCode::FRAME_SIZE_ERROR), Some(Scope::Stream(3)))
+    );
+    assert_eq!(r.read_frame().unwrap(), Some(ping(1)));
+    assert_conn(&r.read_frame().unwrap_err(), ErrorCode::PROTOCOL_ERROR);
+    assert_conn(&r.read_frame().unwrap_err(), ErrorCode::PROTOCOL_ERROR); // sticky
+    assert!(!r.holds_buffer());
+    drop(r);
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+#[test]
+fn settings_values() {
+    let cases: [(u16, u32, Option<ErrorCode>); 10] = [
+        (Setting::ENABLE_PUSH, 1, None),
+        (Setting::ENABLE_PUSH, 2, Some(ErrorCode::PROTOCOL_ERROR)),
+        (Setting::INITIAL_WINDOW_SIZE, 0x7fff_ffff, None),
+        (
+            Setting::INITIAL_WINDOW_SIZE,
+            0x8000_0000,
+            Some(ErrorCode::FLOW_CONTROL_ERROR),
+        ),
+        (
+            Setting::MAX_FRAME_SIZE,
+            16_383,
+            Some(ErrorCode::PROTOCOL_ERROR),
+        ),
+        (Setting::MAX_FRAME_SIZE, 16_777_215, None),
+        (
+            Setting::MAX_FRAME_SIZE,
+            1 << 24,
+            Some(ErrorCode::PROTOCOL_ERROR),
+        ),
+        (
+            Setting::ENABLE_CONNECT_PROTOCOL,
+            2,
+            Some(ErrorCode::PROTOCOL_ERROR),
+        ),
+        (
+            Setting::NO_RFC7540_PRIORITIES,
+            7,
+            Some(ErrorCode::PROTOCOL_ERROR),
+        ),
+        (0xff, 12345, None), // unknown ids are ignored (h2spec 6.5.2/5)
+    ];
+    for (id, value, want) in cases {
+        let w = wire(&[Frame::Settings(Settings::new(&[Setting { id, value }]))]);
+        match (decode(&w), want) {
+            (Ok(Some(_)), None) => {}
+            (Err(e), Some(code)) => assert_conn(&e, code),
+            (r, _) => panic!("setting {id}={value}: {r:?}"),
+        }
+    }
+    // Last value wins (h2spec 6.5.3/1).
+    let s = Settings::new(&[Setting { id: 4, value: 100 }, Setting { id: 4, value: 1 }]);
+    let Some((Frame::Settings(s), _)) = decode(&wire(&[Frame::Settings(s)])).unwrap() else {
+        panic!()
+    };
+    assert_eq!(s.get(4), Some(1));
+}
+
+#[test]
+fn lengths_padding_flags_reserved_bits() {
+    // PADDED with length 0: FRAME_SIZE_ERROR (DATA, HEADERS, PUSH_PROMISE).
+    for t in [0u8, 1, 5] {
+        assert_conn(
+            &decode(&[0, 0, 0, t, 0x8, 0, 0, 0, 1]).unwrap_err(),
+            ErrorCode::FRAME_SIZE_ERROR,
+        );
+    }
+    // HEADERS with PRIORITY and 4 bytes: too short.
+    assert_conn(
+        &decode(&[0, 0, 4, 1, 0x20, 0, 0, 0, 1, 0, 0, 0, 0]).unwrap_err(),
+        ErrorCode::FRAME_SIZE_ERROR,
+    );
+    // Pad length equal to what remains: legal, empty data. One more: PROTOCOL_ERROR (§6.1/3).
+    let (f, _) = decode(&[0, 0, 3, 0, 0x8, 0, 0, 0, 1, 2, 0, 0])
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(f, Frame::Data(d) if d.data.is_empty() && d.padding.as_ref().unwrap().len() == 2)
+    );
+    assert_conn(
+        &decode(&[0, 0, 3, 0, 0x8, 0, 0, 0, 1, 3, 0, 0]).unwrap_err(),
+        ErrorCode::PROTOCOL_ERROR,
+    );
+    // HEADERS pad too long is a connection error in RFC 9113 (§6.2).
+    assert_conn(
+        &decode(&[0, 0, 2, 1, 0x8, 0, 0, 0, 1, 2, 0]).unwrap_err(),
+        ErrorCode::PROTOCOL_ERROR,
+    );
+    // Non-zero padding: accepted by default, refused on request.
+    let w = [0, 0, 3, 0, 0x8, 0, 0, 0, 1, 1, b'a', 0xff];
+    assert!(decode(&w).is_ok());
+    let e = Decoder::new()
+        .reject_nonzero_padding(true)
+        .decode(&w)
+        .unwrap_err();
+    assert_conn(&e, ErrorCode::PROTOCOL_ERROR);
+    // PING with undefined flags 0x16 and the R bit set (h2spec 4.1/2-3): a plain PING.
+    let (f, _) = decode(&[0, 0, 8, 6, 0x16, 0x80, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8])
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        f,
+        Frame::Ping(Ping {
+            ack: false,
+            data: [1, 2, 3, 4, 5, 6, 7, 8]
+        })
+    );
+    // Reserved bits of WINDOW_UPDATE, GOAWAY, PUSH_PROMISE ids are masked.
+    let (f, _) = decode(&[0, 0, 4, 8, 0, 0, 0, 0, 1, 0x80, 0, 0, 5])
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        f,
+        Frame::WindowUpdate(WindowUpdate {
+            stream_id: 1,
+            increment: 5
+        })
+    );
+    let (f, _) = decode(&[0, 0, 8, 7, 0, 0, 0, 0, 0, 0x80, 0, 0, 3, 0, 0, 0, 0x42])
+        .unwrap()
+        .unwrap();
+    assert!(matches!(f, Frame::GoAway(g) if g.last_stream_id == 3 && g.error_code.0 == 0x42));
+    let (f, _) = decode(&[0, 0, 4, 5, 4, 0, 0, 0, 1, 0x80, 0, 0, 2])
+        .unwrap()
+        .unwrap();
+    assert!(matches!(f, Frame::PushPromise(p) if p.promised_id == 2));
+    // WINDOW_UPDATE 0 on stream 0 is a connection error; RST_STREAM len 3 too (§6.4).
+    assert_conn(
+        &decode(&[0, 0, 4, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0]).unwrap_err(),
+        ErrorCode::PROTOCOL_ERROR,
+    );
+    assert_conn(
+        &decode(&[0, 0, 3, 3, 0, 0, 0, 0, 1, 0, 0, 0]).unwrap_err(),
+        ErrorCode::FRAME_SIZE_ERROR,
+    );
+    // GOAWAY / RST_STREAM with unknown error codes are not errors (§7).
+    assert!(
+        decode(&[0, 0, 4, 3, 0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff])
+            .unwrap()
+            .is_some()
+    );
+    // Incomplete input is not an error.
+    assert!(decode(&[0, 0, 8, 6, 0, 0, 0, 0, 0, 1]).unwrap().is_none());
+}
+
+#[test]
+fn eof_inside_a_frame() {
+    let pool = Pool::new();
+    let w = wire(&[ping(1), data(1, vec![1; 100])]);
+    for cut in [w.len() - 1, 17 + 5, 17 + 9] {
+        let mut r = reader(&w[..cut], &pool, Config::new());
+        assert_eq!(r.read_frame().unwrap(), Some(ping(1)));
+        assert!(
+            matches!(r.read_frame(), Err(Error::UnexpectedEof { .. })),
+            "cut {cut}"
+        );
+    }
+    drop(pool);
+}
+
+#[test]
+fn writer_refuses_what_it_cannot_encode() {
+    let mut w = FrameWriter::new();
+    let bad = [
+        Frame::Data(Data {
+            stream_id: 1,
+            end_stream: false,
+            data: Payload::new(),
+            padding: Some(Payload::from(vec![0; 256])),
+        }),
+        Frame::WindowUpdate(WindowUpdate {
+            stream_id: 0,
+            increment: 1 << 31,
+        }),
+        Frame::Priority(Priority {
+            stream_id: 1,
+            spec: PrioritySpec {
+                exclusive: false,
+                dependency: 0,
+                weight: 0,
+            },
+        }),
+        Frame::Unknown(Unknown {
+            kind: 3,
+            flags: 0,
+            stream_id: 0,
+            payload: Payload::new(),
+        }),
+        ping(0).clone(),
+    ];
+    for f in &bad[..4] {
+        assert!(matches!(w.write(f), Err(Error::Invalid(_))), "{f:?}");
+    }
+    assert_eq!(w.pending(), 0);
+    w.write(&bad[4]).unwrap();
+    assert_eq!(w.pending(), 17);
+    assert!(w.set_max_frame_size(100).is_err());
+}
