@@ -14,7 +14,7 @@ use core::ptr::{self, NonNull};
 
 /// Alignment of every pooled allocation: what `malloc` gives anyway, so the system allocator
 /// takes its fast path.
-const ALIGN: usize = 16;
+pub(crate) const ALIGN: usize = 16;
 
 /// Per-thread shards per class: one cached buffer and the owner's counters.
 #[cfg(feature = "std")]

@@ -10,6 +10,8 @@ use core::{fmt, slice};
 struct Shared {
     refs: AtomicUsize,
     buf: Buf,
+    /// The pooled 256-byte buffer this `Shared` lives in, or `None` if it was boxed.
+    home: Option<Buf>,
 }
 
 /// Past this many references a clone is refused (as `Arc` does), so the count can never wrap.
@@ -43,17 +45,53 @@ unsafe impl Send for SharedBuf {}
 unsafe impl Sync for SharedBuf {}
 
 impl SharedBuf {
+    /// Freezes `buf`. The shared count lives in a small buffer from the global pool (so a
+    /// freeze allocates nothing in steady state), or in a `Box` if that pool cannot give one
+    /// (and always under loom, which has no global pool).
     pub(crate) fn new(buf: Buf) -> Self {
         let len = buf.len();
-        let shared = Box::new(Shared {
+        let shared = Shared {
             refs: AtomicUsize::new(1),
             buf,
-        });
+            home: None,
+        };
+        #[cfg(not(loom))]
+        let shared = match Self::place_in_pool(shared) {
+            Ok(p) => {
+                return SharedBuf {
+                    shared: p,
+                    off: 0,
+                    len,
+                };
+            }
+            Err(shared) => shared,
+        };
         SharedBuf {
-            shared: NonNull::from(Box::leak(shared)),
+            shared: NonNull::from(Box::leak(Box::new(shared))),
             off: 0,
             len,
         }
+    }
+
+    /// Moves `shared` into a pooled buffer of its own, which it then owns.
+    #[cfg(not(loom))]
+    fn place_in_pool(mut shared: Shared) -> Result<NonNull<Shared>, Shared> {
+        const {
+            assert!(core::mem::align_of::<Shared>() <= crate::pool::ALIGN);
+        }
+        let Ok(mut home) = crate::global().get(core::mem::size_of::<Shared>()) else {
+            return Err(shared);
+        };
+        // A fresh `Buf` is empty: its spare capacity starts at the (ALIGN-aligned) start of
+        // its allocation and holds at least `size_of::<Shared>()` bytes.
+        let p = home.spare_capacity_mut().as_mut_ptr().cast::<Shared>();
+        shared.home = Some(home);
+        // SAFETY: `p` is aligned (checked above) and points to at least `size_of::<Shared>()`
+        // writable bytes owned by `home`, which now lives inside the value written there and
+        // is never used to access that memory until `drop` has moved the value out.
+        unsafe { p.write(shared) };
+        // SAFETY: derived from a non-null allocation.
+        Ok(unsafe { NonNull::new_unchecked(p) })
     }
 
     fn inner(&self) -> &Shared {
@@ -193,10 +231,20 @@ impl Drop for SharedBuf {
         }
         // Acquire: synchronizes with every other view's Release decrement.
         fence(Ordering::Acquire);
-        // SAFETY: the count reached zero, so this is the last view; the `Shared` was made by
-        // `Box::leak` in `new` and is freed exactly once, here. Dropping it drops the `Buf`,
-        // which returns the memory to its pool.
-        drop(unsafe { Box::from_raw(self.shared.as_ptr()) });
+        let p = self.shared.as_ptr();
+        // SAFETY: the count reached zero, so this is the last view and nothing else reads or
+        // writes the `Shared` any more.
+        if unsafe { (*p).home.is_some() } {
+            // SAFETY: as above; the value is moved out once, and its memory (owned by `home`)
+            // is not touched again: dropping `home` last returns that memory to the pool.
+            let Shared { buf, home, .. } = unsafe { core::ptr::read(p) };
+            drop(buf);
+            drop(home);
+        } else {
+            // SAFETY: as above; this `Shared` was made by `Box::leak` in `new` and is freed
+            // exactly once, here. Dropping it returns the `Buf` to its pool.
+            drop(unsafe { Box::from_raw(p) });
+        }
     }
 }
 
