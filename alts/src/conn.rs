@@ -9,6 +9,11 @@ use std::io;
 const DEFAULT_READ_SIZE: usize = 32 * 1024;
 /// The least asked of the transport when a record starts (several small records per read).
 const MIN_READ_SIZE: usize = 4096;
+/// The most asked of the transport when a record starts; larger records grow as they arrive.
+const MAX_READ_SIZE: usize = 64 * 1024;
+/// A plaintext this many times smaller than its buffer is copied out rather than handed out,
+/// so a caller keeping it does not pin the large buffer.
+const PIN_RATIO: usize = 16;
 /// Most bytes of frames [`Conn`]'s `io::Write` encrypts into one buffer before writing it.
 const WRITE_BATCH: usize = 64 * 1024;
 
@@ -62,6 +67,11 @@ pub struct Conn<'p, T> {
     /// The fatal error every later read returns.
     dead: Option<AltsError>,
     eof: bool,
+    /// The stream ended inside a record: every later read is `UnexpectedEof`.
+    truncated: bool,
+    /// A write failed after frames were sealed: the record stream may be cut mid-frame, so
+    /// every later write fails.
+    write_failed: bool,
     read_limit: usize,
     frame_size: usize,
     /// Bytes asked of the transport when a record starts: the size of the last complete
@@ -87,6 +97,8 @@ impl<'p, T> Conn<'p, T> {
             pending: None,
             dead: None,
             eof: false,
+            truncated: false,
+            write_failed: false,
             read_limit: frame::DEFAULT_READ_LIMIT,
             frame_size: frame::DEFAULT_FRAME_SIZE,
             read_size: DEFAULT_READ_SIZE,
@@ -123,7 +135,8 @@ impl<'p, T> Conn<'p, T> {
     /// conn.set_read_limit(64 * 1024);
     /// ```
     pub fn set_read_limit(&mut self, limit: usize) {
-        self.read_limit = limit.max(frame::MIN_LEN);
+        // The `len` field is a u32: a larger limit means no limit, and keeps `4 + len` in range.
+        self.read_limit = limit.clamp(frame::MIN_LEN, u32::MAX as usize - frame::LEN_FIELD);
     }
 
     /// Sets the size of written frames, length field included (negotiated: 4 KiB to 512 KiB).
@@ -299,13 +312,16 @@ impl<T: ReadyRead> Conn<'_, T> {
                 }
             }
             if self.eof {
-                return match self.rx {
-                    None => Ok(None),
-                    Some(_) => Err(io::Error::new(
+                if self.rx.take().is_some() {
+                    self.truncated = true;
+                }
+                if self.truncated {
+                    return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
                         "the stream ended inside an ALTS record",
-                    )),
-                };
+                    ));
+                }
+                return Ok(None);
             }
             match self.rx.as_mut() {
                 None => {
@@ -346,16 +362,19 @@ impl<T: ReadyRead> Conn<'_, T> {
             Header::Need(n) => n,
             Header::Frame { total } => total,
         };
-        let need = total.saturating_sub(rx.len());
-        if rx.len() + rx.spare_capacity() < total {
-            // Grow into the class this record needs (never past the read limit + 4).
-            let mut bigger = pool.get(total).map_err(|e| AltsError::Io(e.into()))?;
+        let have = rx.len();
+        if have + rx.spare_capacity() < total {
+            // Grow with the bytes actually received (at most doubling), so a peer that
+            // announces a large record and goes quiet pins little: never more than twice what
+            // it sent (or one read buffer), and never past the read limit + 4.
+            let target = total.min(have.saturating_mul(2).max(DEFAULT_READ_SIZE));
+            let mut bigger = pool.get(target).map_err(AltsError::from)?;
             let _ = bigger.extend_from_slice(rx);
             *rx = bigger;
-        } else if rx.spare_capacity() < need {
+        } else if rx.spare_capacity() < total - have {
             rx.compact();
         }
-        Ok(need)
+        Ok((total - have).min(rx.spare_capacity()))
     }
 
     /// Decrypts every complete record at the front of `rx` in place and returns their
@@ -399,7 +418,7 @@ impl<T: ReadyRead> Conn<'_, T> {
         if r == 0 {
             return Ok(None);
         }
-        self.read_size = last_total.max(MIN_READ_SIZE);
+        self.read_size = last_total.clamp(MIN_READ_SIZE, MAX_READ_SIZE);
         let tail = rx.len() - r;
         if plain == 0 {
             // Only empty records: drop them, keep any partial record.
@@ -410,20 +429,26 @@ impl<T: ReadyRead> Conn<'_, T> {
             return Ok(None);
         }
         if tail == 0 {
+            if plain.saturating_mul(PIN_RATIO) < rx.capacity() {
+                let mut out = pool.get(plain)?;
+                let _ = out.extend_from_slice(&rx[frame::HEADER..frame::HEADER + plain]);
+                self.rx = None;
+                return Ok(Some(out));
+            }
             let mut out = self.rx.take().expect("checked above");
             out.advance(frame::HEADER);
             out.truncate(plain);
             return Ok(Some(out));
         }
-        // A partial record follows: copy whichever is smaller out of the shared buffer.
-        let io_err = |e: slackwater_ready::PoolError| AltsError::Io(e.into());
+        // A partial record follows: copy whichever is smaller out of the shared buffer. (If
+        // the pool fails here the records are already opened: the error is fatal.)
         if plain <= tail {
-            let mut out = pool.get(plain).map_err(io_err)?;
+            let mut out = pool.get(plain)?;
             let _ = out.extend_from_slice(&rx[frame::HEADER..frame::HEADER + plain]);
             rx.advance(r);
             Ok(Some(out))
         } else {
-            let mut rest = pool.get(tail.max(self.read_size)).map_err(io_err)?;
+            let mut rest = pool.get(tail.max(self.read_size))?;
             let _ = rest.extend_from_slice(&rx[r..]);
             let mut out = self.rx.replace(rest).expect("checked above");
             out.advance(frame::HEADER);
@@ -508,7 +533,18 @@ impl<T: ReadyRead> io::Read for Conn<'_, T> {
 impl<T: io::Write> io::Write for Conn<'_, T> {
     /// Encrypts up to 64 KiB of `data` into frames in one pooled buffer and writes them all to
     /// the transport; returns the bytes of `data` consumed.
+    ///
+    /// If writing to the transport fails after frames were sealed, part of a frame may be on
+    /// the wire and the counter has moved on: the write side is then broken for good (every
+    /// later write fails with `BrokenPipe`). Event loops that need to retry use
+    /// [`seal_into`](Conn::seal_into) and keep the unsent bytes themselves.
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.write_failed {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "an earlier write to the transport failed inside a frame",
+            ));
+        }
         if data.is_empty() {
             return Ok(0);
         }
@@ -516,7 +552,10 @@ impl<T: io::Write> io::Write for Conn<'_, T> {
         let want = (data.len() + frames * frame::OVERHEAD).min(WRITE_BATCH.max(self.frame_size));
         let mut out = self.pool.get(want)?;
         let n = self.seal_into(data, &mut out)?;
-        self.transport.write_all(&out)?;
+        if let Err(e) = self.transport.write_all(&out) {
+            self.write_failed = true;
+            return Err(e);
+        }
         Ok(n)
     }
 

@@ -95,8 +95,26 @@ pub enum AltsError {
         /// Bytes given.
         got: usize,
     },
+    /// The pool could not supply a buffer after records were already decrypted in place;
+    /// their plaintext is lost, so the connection cannot go on.
+    OutOfMemory {
+        /// Bytes asked of the pool.
+        size: usize,
+    },
     /// The transport failed.
     Io(io::Error),
+}
+
+impl From<slackwater_ready::PoolError> for AltsError {
+    fn from(e: slackwater_ready::PoolError) -> Self {
+        match e {
+            slackwater_ready::PoolError::AllocFailed { size } => AltsError::OutOfMemory { size },
+            slackwater_ready::PoolError::CapacityOverflow { requested } => {
+                AltsError::OutOfMemory { size: requested }
+            }
+            _ => AltsError::OutOfMemory { size: 0 },
+        }
+    }
 }
 
 impl AltsError {
@@ -115,6 +133,7 @@ impl AltsError {
                 expected: *expected,
                 got: *got,
             },
+            AltsError::OutOfMemory { size } => AltsError::OutOfMemory { size: *size },
             AltsError::Io(_) => return None,
         })
     }
@@ -153,6 +172,12 @@ impl fmt::Display for AltsError {
             AltsError::InvalidKeyLength { expected, got } => {
                 write!(f, "ALTS key of {got} bytes, expected {expected}")
             }
+            AltsError::OutOfMemory { size } => {
+                write!(
+                    f,
+                    "out of memory for a {size}-byte ALTS buffer after decrypting records"
+                )
+            }
             AltsError::Io(e) => write!(f, "ALTS transport: {e}"),
         }
     }
@@ -173,6 +198,7 @@ impl From<AltsError> for io::Error {
             AltsError::Io(inner) => return io::Error::new(inner.kind(), e),
             AltsError::InvalidKeyLength { .. } => io::ErrorKind::InvalidInput,
             AltsError::CounterExhausted => io::ErrorKind::Other,
+            AltsError::OutOfMemory { .. } => io::ErrorKind::OutOfMemory,
             _ => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, e)

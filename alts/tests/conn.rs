@@ -458,3 +458,126 @@ fn invalid_key_lengths() {
         assert!(matches!(e, AltsError::InvalidKeyLength { got, .. } if got == len));
     }
 }
+
+#[test]
+fn a_peer_announcing_a_large_record_pins_memory_only_as_bytes_arrive() {
+    let pool = Pool::new();
+    let payload = message((1 << 20) - 20, 4);
+    let mut c = crypter(Protocol::Aes128Gcm, Side::Client, Backend::default());
+    let mut body = payload.clone();
+    let tag = c.seal(&mut body).unwrap();
+    let mut f = (1u32 << 20).to_le_bytes().to_vec();
+    f.extend_from_slice(&6u32.to_le_bytes());
+    f.extend_from_slice(&body);
+    f.extend_from_slice(&tag);
+    // Deliver the header and a little of the body, then nothing (WouldBlock forever).
+    let mut r = Conn::new(
+        Chunks::new(f[..100].to_vec(), vec![100], false),
+        crypter(Protocol::Aes128Gcm, Side::Server, Backend::default()),
+        &pool,
+    );
+    assert!(
+        r.read_on_ready(4096, &pool).is_err(),
+        "ends inside the record"
+    );
+    let s = pool.stats();
+    assert_eq!(
+        s.class(4).unwrap().misses + s.unpooled().misses,
+        0,
+        "no 1 MiB buffer for 100 bytes"
+    );
+    assert!(!r.holds_buffer(), "the partial record is dropped at EOF");
+    assert_eq!(s.in_use(), 0);
+    // The whole record, dribbled in 4 KiB chunks, still arrives intact (growing as it comes).
+    let mut r = Conn::new(
+        Chunks::new(f, vec![4096], false),
+        crypter(Protocol::Aes128Gcm, Side::Server, Backend::default()),
+        &pool,
+    );
+    assert_eq!(drain_blocking(&mut r, &pool).unwrap(), payload);
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+#[test]
+fn eof_inside_a_record_is_sticky_and_releases_the_buffer() {
+    let pool = Pool::new();
+    let data = wire(
+        Protocol::Aes128Gcm,
+        Side::Client,
+        4096,
+        &[&message(3000, 0)],
+    );
+    let mut r = Conn::new(
+        Buffered::new(&data[..1000]),
+        crypter(Protocol::Aes128Gcm, Side::Server, Backend::default()),
+        &pool,
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            r.read_on_ready(4096, &pool).unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
+        assert!(!r.holds_buffer());
+    }
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+/// A writer that accepts `room` bytes, then fails.
+struct Failing {
+    room: usize,
+}
+
+impl Write for Failing {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.room == 0 {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        let n = data.len().min(self.room);
+        self.room -= n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_write_that_fails_inside_a_frame_breaks_the_write_side() {
+    let pool = Pool::new();
+    let mut w = Conn::new(
+        Failing { room: 5000 },
+        crypter(Protocol::Aes128Gcm, Side::Client, Backend::default()),
+        &pool,
+    );
+    assert!(w.write_all(&message(10_000, 1)).is_err());
+    let e = w.write(b"retry").unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+#[test]
+fn a_small_record_after_a_large_one_does_not_pin_a_large_buffer() {
+    let pool = Pool::new();
+    let data = wire(
+        Protocol::Aes128Gcm,
+        Side::Client,
+        64 * 1024,
+        &[&message(60_000, 1), b"tiny"],
+    );
+    let f = frames(&data);
+    let mut r = Conn::new(
+        Chunks::new(data.clone(), vec![f[0].len(), f[1].len()], false),
+        crypter(Protocol::Aes128Gcm, Side::Server, Backend::default()),
+        &pool,
+    );
+    let big = r.read_on_ready(1, &pool).unwrap().unwrap();
+    assert_eq!(big.len(), 60_000);
+    drop(big);
+    let tiny = r.read_on_ready(1, &pool).unwrap().unwrap();
+    assert_eq!(&tiny[..], b"tiny");
+    assert!(
+        tiny.capacity() <= 256,
+        "copied out of the large read buffer: {}",
+        tiny.capacity()
+    );
+}
