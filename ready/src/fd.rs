@@ -325,13 +325,18 @@ where
     for<'a> &'a T: io::Write,
 {
     /// Writes, waiting for writability (`poll(2)` on `POLLOUT`) while the socket buffer is
-    /// full: a blocking write on the non-blocking fd. For a write that returns `WouldBlock`,
-    /// write through [`get_ref`](ReadyFd::get_ref).
+    /// full: a blocking write on the non-blocking fd. The wait obeys the
+    /// [wait timeout](ReadyFd::set_wait_timeout) and the [`ShutdownHandle`]. For a write that
+    /// returns `WouldBlock`, write through [`get_ref`](ReadyFd::get_ref).
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.shutdown_requested() {
+            return Err(shutdown_error());
+        }
+        let deadline = sys::deadline(self.timeout);
         loop {
             match (&self.io).write(data) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    wait_writable(self.io.as_fd().as_raw_fd())?
+                    wait_writable(self.io.as_fd().as_raw_fd(), self.wake_fd(), deadline)?
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 r => return r,
@@ -352,15 +357,30 @@ impl<T: std::fmt::Debug> std::fmt::Debug for ReadyFd<T> {
     }
 }
 
-fn wait_writable(fd: RawFd) -> io::Result<()> {
-    let mut p = libc::pollfd {
-        fd,
-        events: libc::POLLOUT,
-        revents: 0,
-    };
+fn wait_writable(fd: RawFd, wake: Option<RawFd>, deadline: Option<Instant>) -> io::Result<()> {
+    let mut fds = [
+        libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: wake.unwrap_or(-1),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    let n = if wake.is_some() { 2 } else { 1 };
     loop {
-        // SAFETY: one valid `pollfd`.
-        match sys::cvt(unsafe { libc::poll(&mut p, 1, -1) }) {
+        // SAFETY: `fds` holds `n` valid `pollfd`s.
+        match sys::cvt(unsafe { libc::poll(fds.as_mut_ptr(), n, sys::timeout_ms(deadline)) }) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "timed out waiting for the fd to become writable",
+                ));
+            }
+            Ok(_) if wake.is_some() && fds[1].revents != 0 => return Err(shutdown_error()),
             Ok(_) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),

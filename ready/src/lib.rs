@@ -111,12 +111,13 @@ pub trait ReadyRead {
         }
         match self.read_on_ready(dst.len(), global())? {
             None => Ok(0),
-            Some(b) => {
-                // At most `dst.len()` bytes by the contract of `read_on_ready`.
-                let n = b.len().min(dst.len());
-                dst[..n].copy_from_slice(&b[..n]);
-                Ok(n)
+            Some(b) if b.len() <= dst.len() => {
+                dst[..b.len()].copy_from_slice(&b);
+                Ok(b.len())
             }
+            // A source that returns more than asked must override this method; refuse
+            // loudly rather than drop the bytes that do not fit.
+            Some(_) => Err(too_much()),
         }
     }
 
@@ -172,16 +173,25 @@ pub trait ReadyRead {
     }
 }
 
-/// Appends what a `read_on_ready(max)` returned (at most `max <= spare` bytes, so it fits).
+/// Appends what a `read_on_ready(max)` returned (at most `max <= spare` bytes for a source
+/// that keeps the contract, so it fits).
 fn append_copy(got: Option<Buf>, buf: &mut Buf) -> io::Result<usize> {
     match got {
         None => Ok(0),
         Some(b) => {
-            buf.extend_from_slice(&b)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            buf.extend_from_slice(&b).map_err(|_| too_much())?;
             Ok(b.len())
         }
     }
+}
+
+/// The error of the default methods when a source returned more than they asked for.
+fn too_much() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "the ReadyRead source returned more bytes than asked; it must override \
+         read_ready_into / append_on_ready",
+    )
 }
 
 /// Forwards every method, so `&mut R` and `Box<R>` are `ReadyRead` too.

@@ -68,13 +68,13 @@ pub struct Events {
 }
 
 impl Events {
-    /// Room for up to `cap` events per wait (at least 1).
+    /// Room for up to `cap` events per wait (at least 1, at most 65,536).
     ///
     /// ```
     /// let events = slackwater_ready::Events::with_capacity(64);
     /// ```
     pub fn with_capacity(cap: usize) -> Self {
-        let cap = cap.max(1);
+        let cap = cap.clamp(1, 1 << 16);
         Events {
             list: Vec::with_capacity(cap),
             cap,
@@ -128,7 +128,15 @@ impl<'a> IntoIterator for &'a Events {
 /// assert!(events.is_empty());
 /// ```
 #[derive(Clone, Debug)]
-pub struct Waker(Arc<OwnedFd>);
+pub struct Waker(Arc<WakePipe>);
+
+/// Both ends of the wake-up pipe, shared by the poller and its wakers, so that a wake after
+/// the poller is gone still writes to a pipe with a reader (no `EPIPE`/`SIGPIPE`).
+#[derive(Debug)]
+struct WakePipe {
+    rx: OwnedFd,
+    tx: OwnedFd,
+}
 
 impl Waker {
     /// Makes the current or next [`Poller::wait`] return (with no events for the wake-up).
@@ -140,7 +148,7 @@ impl Waker {
     /// slackwater_ready::Poller::new().unwrap().waker().wake().unwrap();
     /// ```
     pub fn wake(&self) -> io::Result<()> {
-        sys::poke(self.0.as_raw_fd())
+        sys::poke(self.0.tx.as_raw_fd())
     }
 }
 
@@ -181,8 +189,7 @@ impl Waker {
 #[derive(Debug)]
 pub struct Poller {
     imp: imp::Imp,
-    wake_rx: OwnedFd,
-    wake_tx: Arc<OwnedFd>,
+    wake: Arc<WakePipe>,
 }
 
 impl Poller {
@@ -195,13 +202,12 @@ impl Poller {
     /// let p = slackwater_ready::Poller::new().unwrap();
     /// ```
     pub fn new() -> io::Result<Self> {
-        let (wake_rx, wake_tx) = sys::pipe()?;
+        let (rx, tx) = sys::pipe()?;
         let imp = imp::Imp::new()?;
-        imp.add(wake_rx.as_raw_fd(), WAKE)?;
+        imp.add(rx.as_raw_fd(), WAKE)?;
         Ok(Poller {
             imp,
-            wake_rx,
-            wake_tx: Arc::new(wake_tx),
+            wake: Arc::new(WakePipe { rx, tx }),
         })
     }
 
@@ -266,7 +272,7 @@ impl Poller {
             r => r?,
         }
         if woken {
-            sys::drain(self.wake_rx.as_raw_fd());
+            sys::drain(self.wake.rx.as_raw_fd());
         }
         Ok(())
     }
@@ -277,7 +283,7 @@ impl Poller {
     /// let w = slackwater_ready::Poller::new().unwrap().waker();
     /// ```
     pub fn waker(&self) -> Waker {
-        Waker(self.wake_tx.clone())
+        Waker(self.wake.clone())
     }
 }
 

@@ -1,7 +1,9 @@
 //! Thin, checked wrappers over the few libc calls this crate makes.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+use std::os::fd::AsRawFd;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 /// `-1` → the last OS error; anything else passes through.
@@ -41,16 +43,27 @@ pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 /// A non-blocking, close-on-exec pipe: (read end, write end).
 pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: `fds` has room for the two descriptors `pipe` writes.
-    cvt(unsafe { libc::pipe(fds.as_mut_ptr()) })?;
-    // SAFETY: `pipe` succeeded, so both are fresh descriptors owned by nobody else.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    for fd in [&r, &w] {
-        set_nonblocking(fd.as_raw_fd())?;
-        // SAFETY: F_SETFD takes no pointers.
-        cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) })?;
+    // Atomically close-on-exec where the OS can (no window for a concurrent fork + exec).
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    {
+        // SAFETY: `fds` has room for the two descriptors `pipe2` writes.
+        cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) })?;
+        // SAFETY: `pipe2` succeeded, so both are fresh descriptors owned by nobody else.
+        Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
     }
-    Ok((r, w))
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    {
+        // SAFETY: `fds` has room for the two descriptors `pipe` writes.
+        cvt(unsafe { libc::pipe(fds.as_mut_ptr()) })?;
+        // SAFETY: `pipe` succeeded, so both are fresh descriptors owned by nobody else.
+        let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        for fd in [&r, &w] {
+            set_nonblocking(fd.as_raw_fd())?;
+            // SAFETY: F_SETFD takes no pointers.
+            cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) })?;
+        }
+        Ok((r, w))
+    }
 }
 
 /// Writes one byte to a (non-blocking) pipe; a full pipe already signals readiness.

@@ -253,3 +253,19 @@ fn append_completes_a_partial_record_in_the_same_buffer() {
     drop(buf);
     assert_eq!(pool.stats().in_use(), 0);
 }
+
+#[test]
+fn a_blocked_writer_obeys_the_timeout_and_the_shutdown_handle() {
+    let (a, _b) = UnixStream::pair().unwrap();
+    let mut w = ReadyFd::new(a).unwrap();
+    w.set_wait_timeout(Some(Duration::from_millis(20)));
+    let big = vec![0u8; 8 << 20]; // more than the socket buffer: the peer never reads
+    let e = w.write_all(&big).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+    w.set_wait_timeout(None);
+    let stop = w.shutdown_handle().unwrap();
+    let t = thread::spawn(move || w.write_all(&big));
+    thread::sleep(Duration::from_millis(20));
+    stop.shutdown().unwrap();
+    assert!(is_shutdown(&t.join().unwrap().unwrap_err()));
+}
