@@ -264,11 +264,21 @@ unsafe impl Home for Class {
     #[inline]
     unsafe fn put(&self, p: NonNull<u8>, _cap: usize) -> Option<Release> {
         if self.zeroing {
-            scrub(p, self.size);
+            // SAFETY: the caller gives back its `size`-byte allocation.
+            unsafe { scrub(p, self.size) };
         }
         let shard = my_shard();
         let inner = self.inner;
+        // SAFETY: the returning buffer keeps `inner` alive (or it is never freed).
+        let closed = unsafe { &*inner }.closed.load(Ordering::Relaxed) != 0;
         'done: {
+            if closed {
+                // SAFETY: the caller gives up the buffer, which this class allocated.
+                unsafe { self.free(p) };
+                self.count(shard, |s| &s.puts, |c| &c.puts);
+                self.count(shard, |s| &s.frees, |c| &c.frees);
+                break 'done;
+            }
             if let Some(k) = shard {
                 let s = &self.shards[k];
                 // Only the owner (this thread) stores non-null, so if it is null now it stays
@@ -337,7 +347,8 @@ impl Unpooled {
 unsafe impl Home for Unpooled {
     unsafe fn put(&self, p: NonNull<u8>, cap: usize) -> Option<Release> {
         if self.zeroing {
-            scrub(p, cap);
+            // SAFETY: the caller gives back its `cap`-byte allocation.
+            unsafe { scrub(p, cap) };
         }
         // SAFETY: `get` allocated `p` with exactly this layout (it was valid then).
         unsafe { dealloc(p.as_ptr(), Layout::from_size_align_unchecked(cap, ALIGN)) };
@@ -377,8 +388,11 @@ fn cache_put(slot: &AtomicPtr<u8>, p: NonNull<u8>) -> bool {
 
 /// Zeroes `len` bytes at `p` in a way the optimizer keeps: the memory is handed to another
 /// owner through an atomic right after, so the writes cannot be proven dead.
-fn scrub(p: NonNull<u8>, len: usize) {
-    // SAFETY: `p` is an allocation of at least `len` bytes owned by the caller.
+///
+/// # Safety
+/// `p` is valid for writes of `len` bytes and owned by the caller.
+unsafe fn scrub(p: NonNull<u8>, len: usize) {
+    // SAFETY: the caller's contract.
     unsafe { ptr::write_bytes(p.as_ptr(), 0, len) };
     core::sync::atomic::compiler_fence(Ordering::SeqCst);
 }
@@ -388,6 +402,9 @@ pub(crate) struct Inner {
     /// The handle's reference plus one per outstanding buffer (counted pools only).
     refs: AtomicUsize,
     counted: bool,
+    /// Non-zero once a static (uncounted) pool's handle was dropped: its state is leaked so
+    /// late buffers stay sound, and those buffers are freed on return instead of kept.
+    closed: AtomicUsize,
     classes: Box<[Class]>,
     unpooled: Unpooled,
 }
@@ -400,6 +417,7 @@ impl Inner {
         let inner = Box::into_raw(Box::new(Inner {
             refs: AtomicUsize::new(1),
             counted,
+            closed: AtomicUsize::new(0),
             classes: classes.into_boxed_slice(),
             unpooled: Unpooled {
                 zeroing: config.zeroing,
@@ -472,8 +490,10 @@ impl Drop for Inner {
 /// Two kinds of pool, the same type:
 /// * **Static** ([`Pool::new_static`], [`global`](crate::global)): `const`, meant for a
 ///   `static`. Buffers do not count references to the pool, so `get`/`put` touch no shared
-///   counter. If such a pool is dropped anyway, it frees its idle buffers but leaks its
-///   bookkeeping (a few KiB), so buffers still out stay valid: sound, never a dangling pointer.
+///   counter. If such a pool is dropped anyway, it frees its idle buffers and leaks its
+///   bookkeeping (about 40 KiB with the default classes: slot tables and 16 thread shards), so
+///   buffers still out stay valid — sound, never a dangling pointer — and are freed when they
+///   come back.
 /// * **Owned** ([`Pool::new`], [`Pool::with_config`]): every buffer holds a reference to the
 ///   pool's shared state, so the pool may be dropped before its buffers (they are freed when
 ///   they come back). Each `get` and each return costs one atomic increment/decrement on a
@@ -716,7 +736,11 @@ impl Drop for Pool {
             unsafe { Inner::release(p) };
         } else {
             // Buffers of a static pool do not count references, so the state must outlive
-            // them: free the idle buffers, leak the bookkeeping.
+            // them: leak the bookkeeping, free the idle buffers, and have buffers that come
+            // back later freed rather than kept (a return racing with this drop may still
+            // land in a list; that buffer is leaked with the bookkeeping).
+            // SAFETY: the state is never freed for uncounted pools.
+            unsafe { &*p }.closed.store(1, Ordering::Release);
             self.trim();
         }
     }
