@@ -40,7 +40,7 @@ mod sys;
 
 pub use buffered::Buffered;
 pub use fd::{PlaintextFd, ReadyFd, ShutdownError, ShutdownHandle, is_shutdown};
-pub use poller::{Event, Events, Poller, Waker};
+pub use poller::{Event, Events, Interest, Poller, Waker};
 pub use reader::PooledReader;
 pub use slackwater_pool::{self as pool, Buf, Pool, PoolError, SharedBuf, global};
 

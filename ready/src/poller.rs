@@ -9,11 +9,22 @@ use std::time::Duration;
 /// The token the poller uses for its own wake-up pipe.
 const WAKE: u64 = u64::MAX;
 
+fn check_token(token: u64) -> io::Result<()> {
+    if token == WAKE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "token u64::MAX is reserved",
+        ));
+    }
+    Ok(())
+}
+
 /// One ready fd, as reported by [`Poller::wait`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Event {
     token: u64,
     readable: bool,
+    writable: bool,
     hangup: bool,
     error: bool,
 }
@@ -35,6 +46,14 @@ impl Event {
     pub fn is_readable(&self) -> bool {
         self.readable
     }
+    /// Data can be written (only reported for fds registered with [`Interest::WRITABLE`]).
+    ///
+    /// ```
+    /// # let _ = |e: slackwater_ready::Event| e.is_writable();
+    /// ```
+    pub fn is_writable(&self) -> bool {
+        self.writable
+    }
     /// The peer hung up (`POLLHUP`/`EPOLLRDHUP`); reading tells the rest.
     ///
     /// ```
@@ -50,6 +69,61 @@ impl Event {
     /// ```
     pub fn is_error(&self) -> bool {
         self.error
+    }
+}
+
+/// Which readiness a registered fd reports.
+///
+/// ```
+/// use slackwater_ready::Interest;
+/// let both = Interest::READABLE.with(Interest::WRITABLE);
+/// assert!(both.is_readable() && both.is_writable());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interest {
+    readable: bool,
+    writable: bool,
+}
+
+impl Interest {
+    /// Readable (and hang-up/error), the default of [`Poller::register`].
+    pub const READABLE: Interest = Interest {
+        readable: true,
+        writable: false,
+    };
+    /// Writable: for an event loop with output waiting in pooled buffers; register it only
+    /// while output is queued (a level-triggered writable socket is reported by every wait).
+    pub const WRITABLE: Interest = Interest {
+        readable: false,
+        writable: true,
+    };
+
+    /// Both `self` and `other`.
+    ///
+    /// ```
+    /// assert!(slackwater_ready::Interest::WRITABLE.with(slackwater_ready::Interest::READABLE).is_readable());
+    /// ```
+    pub const fn with(self, other: Interest) -> Interest {
+        Interest {
+            readable: self.readable || other.readable,
+            writable: self.writable || other.writable,
+        }
+    }
+    /// Whether readability is reported.
+    ///
+    /// ```
+    /// assert!(slackwater_ready::Interest::READABLE.is_readable());
+    /// ```
+    pub const fn is_readable(self) -> bool {
+        self.readable
+    }
+    /// Whether writability is reported.
+    ///
+    /// ```
+    /// assert!(!slackwater_ready::Interest::READABLE.is_writable());
+    /// ```
+    pub const fn is_writable(self) -> bool {
+        self.writable
     }
 }
 
@@ -156,7 +230,9 @@ impl Waker {
 ///
 /// * **Level-triggered**: an fd is reported by every `wait` while it has unread data (or is hung
 ///   up / in error). Read until `WouldBlock` or not: nothing is lost either way.
-/// * Readiness only for reading (`EPOLLIN | EPOLLRDHUP` on Linux, `POLLIN` elsewhere).
+/// * Readiness for reading by default (`EPOLLIN | EPOLLRDHUP` on Linux, `POLLIN` elsewhere);
+///   for writing too with [`register_with`](Poller::register_with) /
+///   [`reregister`](Poller::reregister) and [`Interest::WRITABLE`] (`EPOLLOUT`/`POLLOUT`).
 /// * A token is any `u64` except `u64::MAX` (reserved for the wake-up pipe).
 /// * **Closing a registered fd** is safe: on Linux the kernel drops it from the set when its
 ///   last descriptor closes; elsewhere [`deregister`](Poller::deregister) it first (a closed fd
@@ -204,7 +280,7 @@ impl Poller {
     pub fn new() -> io::Result<Self> {
         let (rx, tx) = sys::pipe()?;
         let imp = imp::Imp::new()?;
-        imp.add(rx.as_raw_fd(), WAKE)?;
+        imp.add(rx.as_raw_fd(), WAKE, Interest::READABLE)?;
         Ok(Poller {
             imp,
             wake: Arc::new(WakePipe { rx, tx }),
@@ -225,13 +301,50 @@ impl Poller {
     /// assert!(p.register(a.as_fd(), 2).is_err());
     /// ```
     pub fn register(&self, fd: BorrowedFd<'_>, token: u64) -> io::Result<()> {
-        if token == WAKE {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "token u64::MAX is reserved",
-            ));
-        }
-        self.imp.add(fd.as_raw_fd(), token)
+        self.register_with(fd, token, Interest::READABLE)
+    }
+
+    /// Starts reporting `fd` under `token` for `interest`.
+    ///
+    /// # Errors
+    /// As [`register`](Poller::register).
+    ///
+    /// ```
+    /// use slackwater_ready::{Events, Interest, Poller};
+    /// use std::os::fd::AsFd;
+    /// let p = Poller::new().unwrap();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// p.register_with(a.as_fd(), 1, Interest::WRITABLE).unwrap();
+    /// let mut events = Events::with_capacity(4);
+    /// p.wait(&mut events, None).unwrap();
+    /// assert!(events.iter().next().unwrap().is_writable());
+    /// ```
+    pub fn register_with(
+        &self,
+        fd: BorrowedFd<'_>,
+        token: u64,
+        interest: Interest,
+    ) -> io::Result<()> {
+        check_token(token)?;
+        self.imp.add(fd.as_raw_fd(), token, interest)
+    }
+
+    /// Changes the token and interest of a registered `fd`.
+    ///
+    /// # Errors
+    /// `InvalidInput` for the reserved token; `NotFound` if `fd` is not registered.
+    ///
+    /// ```
+    /// use slackwater_ready::{Interest, Poller};
+    /// use std::os::fd::AsFd;
+    /// let p = Poller::new().unwrap();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// p.register(a.as_fd(), 1).unwrap();
+    /// p.reregister(a.as_fd(), 1, Interest::READABLE.with(Interest::WRITABLE)).unwrap();
+    /// ```
+    pub fn reregister(&self, fd: BorrowedFd<'_>, token: u64, interest: Interest) -> io::Result<()> {
+        check_token(token)?;
+        self.imp.modify(fd.as_raw_fd(), token, interest)
     }
 
     /// Stops reporting `fd`.
@@ -289,10 +402,21 @@ impl Poller {
 
 #[cfg(target_os = "linux")]
 mod imp {
-    use super::{Event, Events, WAKE};
+    use super::{Event, Events, Interest, WAKE};
     use crate::sys::cvt;
     use std::io;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+    fn bits(interest: Interest) -> u32 {
+        let mut b = 0;
+        if interest.is_readable() {
+            b |= (libc::EPOLLIN | libc::EPOLLRDHUP) as u32;
+        }
+        if interest.is_writable() {
+            b |= libc::EPOLLOUT as u32;
+        }
+        b
+    }
 
     #[derive(Debug)]
     pub(super) struct Imp {
@@ -308,14 +432,27 @@ mod imp {
             Ok(Imp { ep })
         }
 
-        pub(super) fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        pub(super) fn add(&self, fd: RawFd, token: u64, interest: Interest) -> io::Result<()> {
+            self.ctl(libc::EPOLL_CTL_ADD, fd, token, interest)
+        }
+
+        pub(super) fn modify(&self, fd: RawFd, token: u64, interest: Interest) -> io::Result<()> {
+            self.ctl(libc::EPOLL_CTL_MOD, fd, token, interest)
+        }
+
+        fn ctl(
+            &self,
+            op: libc::c_int,
+            fd: RawFd,
+            token: u64,
+            interest: Interest,
+        ) -> io::Result<()> {
             let mut ev = libc::epoll_event {
-                events: (libc::EPOLLIN | libc::EPOLLRDHUP) as u32,
+                events: bits(interest),
                 u64: token,
             };
             // SAFETY: `ev` is a valid event for the duration of the call.
-            cvt(unsafe { libc::epoll_ctl(self.ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) })
-                .map(drop)
+            cvt(unsafe { libc::epoll_ctl(self.ep.as_raw_fd(), op, fd, &mut ev) }).map(drop)
         }
 
         pub(super) fn delete(&self, fd: RawFd) -> io::Result<()> {
@@ -351,6 +488,7 @@ mod imp {
                 events.list.push(Event {
                     token,
                     readable: bits & libc::EPOLLIN as u32 != 0,
+                    writable: bits & libc::EPOLLOUT as u32 != 0,
                     hangup: bits & (libc::EPOLLHUP | libc::EPOLLRDHUP) as u32 != 0,
                     error: bits & libc::EPOLLERR as u32 != 0,
                 });
@@ -362,17 +500,28 @@ mod imp {
 
 #[cfg(not(target_os = "linux"))]
 mod imp {
-    use super::{Event, Events, WAKE};
+    use super::{Event, Events, Interest, WAKE};
     use crate::sys::cvt;
     use std::io;
     use std::os::fd::RawFd;
     use std::sync::Mutex;
 
+    fn bits(interest: Interest) -> libc::c_short {
+        let mut b = 0;
+        if interest.is_readable() {
+            b |= libc::POLLIN;
+        }
+        if interest.is_writable() {
+            b |= libc::POLLOUT;
+        }
+        b
+    }
+
     /// The portable fallback: a registry under a mutex, turned into a `pollfd` array on each
     /// wait (O(registered) per wait; fine for hundreds of fds, epoll is used on Linux).
     #[derive(Debug)]
     pub(super) struct Imp {
-        fds: Mutex<Vec<(RawFd, u64)>>,
+        fds: Mutex<Vec<(RawFd, u64, libc::c_short)>>,
     }
 
     impl Imp {
@@ -382,19 +531,30 @@ mod imp {
             })
         }
 
-        pub(super) fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        pub(super) fn add(&self, fd: RawFd, token: u64, interest: Interest) -> io::Result<()> {
             let mut fds = self.fds.lock().unwrap_or_else(|p| p.into_inner());
-            if fds.iter().any(|&(f, _)| f == fd) {
+            if fds.iter().any(|&(f, _, _)| f == fd) {
                 return Err(io::Error::from_raw_os_error(libc::EEXIST));
             }
-            fds.push((fd, token));
+            fds.push((fd, token, bits(interest)));
             Ok(())
+        }
+
+        pub(super) fn modify(&self, fd: RawFd, token: u64, interest: Interest) -> io::Result<()> {
+            let mut fds = self.fds.lock().unwrap_or_else(|p| p.into_inner());
+            match fds.iter_mut().find(|(f, _, _)| *f == fd) {
+                Some(e) => {
+                    *e = (fd, token, bits(interest));
+                    Ok(())
+                }
+                None => Err(io::Error::from_raw_os_error(libc::ENOENT)),
+            }
         }
 
         pub(super) fn delete(&self, fd: RawFd) -> io::Result<()> {
             let mut fds = self.fds.lock().unwrap_or_else(|p| p.into_inner());
             let before = fds.len();
-            fds.retain(|&(f, _)| f != fd);
+            fds.retain(|&(f, _, _)| f != fd);
             if fds.len() == before {
                 return Err(io::Error::from_raw_os_error(libc::ENOENT));
             }
@@ -407,13 +567,13 @@ mod imp {
             timeout_ms: libc::c_int,
             woken: &mut bool,
         ) -> io::Result<()> {
-            let snapshot: Vec<(RawFd, u64)> =
+            let snapshot: Vec<(RawFd, u64, libc::c_short)> =
                 self.fds.lock().unwrap_or_else(|p| p.into_inner()).clone();
             let mut pfds: Vec<libc::pollfd> = snapshot
                 .iter()
-                .map(|&(fd, _)| libc::pollfd {
+                .map(|&(fd, _, events)| libc::pollfd {
                     fd,
-                    events: libc::POLLIN,
+                    events,
                     revents: 0,
                 })
                 .collect();
@@ -424,7 +584,7 @@ mod imp {
             if n == 0 {
                 return Ok(());
             }
-            for (p, &(_, token)) in pfds.iter().zip(&snapshot) {
+            for (p, &(_, token, _)) in pfds.iter().zip(&snapshot) {
                 if p.revents == 0 {
                     continue;
                 }
@@ -438,6 +598,7 @@ mod imp {
                 events.list.push(Event {
                     token,
                     readable: p.revents & libc::POLLIN != 0,
+                    writable: p.revents & libc::POLLOUT != 0,
                     hangup: p.revents & libc::POLLHUP != 0,
                     error: p.revents & (libc::POLLERR | libc::POLLNVAL) != 0,
                 });

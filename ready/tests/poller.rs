@@ -128,3 +128,56 @@ fn waker_interrupts_a_wait_from_another_thread() {
         .unwrap();
     assert!(events.is_empty());
 }
+
+#[test]
+fn write_interest_follows_the_socket_buffer() {
+    use slackwater_ready::Interest;
+    let poller = Poller::new().unwrap();
+    let (a, b) = UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    let mut events = Events::with_capacity(8);
+    poller
+        .register_with(a.as_fd(), 5, Interest::WRITABLE)
+        .unwrap();
+    poller
+        .wait(&mut events, Some(Duration::from_secs(1)))
+        .unwrap();
+    let ev = *events.iter().next().unwrap();
+    assert!(ev.is_writable() && !ev.is_readable() && ev.token() == 5);
+
+    // Fill the socket buffer: no longer writable.
+    let chunk = vec![0u8; 64 * 1024];
+    let mut written = 0;
+    while let Ok(n) = (&a).write(&chunk) {
+        written += n;
+    }
+    poller
+        .wait(&mut events, Some(Duration::from_millis(20)))
+        .unwrap();
+    assert!(events.is_empty(), "a full socket is not writable");
+
+    // The peer drains it: writable again.
+    let t = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut b = b;
+        let mut sink = vec![0u8; written];
+        b.read_exact(&mut sink).unwrap();
+    });
+    poller
+        .wait(&mut events, Some(Duration::from_secs(5)))
+        .unwrap();
+    assert!(events.iter().any(|e| e.is_writable()));
+    t.join().unwrap();
+
+    // Back to readable only: a writable socket is not reported.
+    poller.reregister(a.as_fd(), 6, Interest::READABLE).unwrap();
+    poller
+        .wait(&mut events, Some(Duration::from_millis(20)))
+        .unwrap();
+    assert!(events.iter().all(|e| !e.is_writable()));
+    assert!(
+        poller
+            .reregister(a.as_fd(), u64::MAX, Interest::READABLE)
+            .is_err()
+    );
+}
