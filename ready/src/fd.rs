@@ -358,10 +358,34 @@ impl<T: std::fmt::Debug> std::fmt::Debug for ReadyFd<T> {
 }
 
 fn wait_writable(fd: RawFd, wake: Option<RawFd>, deadline: Option<Instant>) -> io::Result<()> {
+    loop {
+        match poll_one(fd, libc::POLLOUT, wake, sys::timeout_ms(deadline)) {
+            Ok(None) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "timed out waiting for the fd to become writable",
+                ));
+            }
+            Ok(Some((_, true))) => return Err(shutdown_error()),
+            Ok(Some(_)) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `poll(2)` for `events` on `fd` and readability of `wake` (if any). `Ok(None)`: timed out;
+/// otherwise `fd`'s `revents` and whether `wake` fired.
+fn poll_one(
+    fd: RawFd,
+    events: libc::c_short,
+    wake: Option<RawFd>,
+    timeout_ms: libc::c_int,
+) -> io::Result<Option<(libc::c_short, bool)>> {
     let mut fds = [
         libc::pollfd {
             fd,
-            events: libc::POLLOUT,
+            events,
             revents: 0,
         },
         libc::pollfd {
@@ -371,21 +395,15 @@ fn wait_writable(fd: RawFd, wake: Option<RawFd>, deadline: Option<Instant>) -> i
         },
     ];
     let n = if wake.is_some() { 2 } else { 1 };
-    loop {
-        // SAFETY: `fds` holds `n` valid `pollfd`s.
-        match sys::cvt(unsafe { libc::poll(fds.as_mut_ptr(), n, sys::timeout_ms(deadline)) }) {
-            Ok(0) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "timed out waiting for the fd to become writable",
-                ));
-            }
-            Ok(_) if wake.is_some() && fds[1].revents != 0 => return Err(shutdown_error()),
-            Ok(_) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
+    // SAFETY: `fds` holds `n` valid `pollfd`s.
+    let r = sys::cvt(unsafe { libc::poll(fds.as_mut_ptr(), n, timeout_ms) })?;
+    if r == 0 {
+        return Ok(None);
     }
+    Ok(Some((
+        fds[0].revents,
+        wake.is_some() && fds[1].revents != 0,
+    )))
 }
 
 /// What the wait-then-read loop needs from the OS; tests script it to simulate spurious
@@ -416,28 +434,7 @@ impl RawIo for Libc {
         wake: Option<RawFd>,
         timeout_ms: libc::c_int,
     ) -> io::Result<Option<(libc::c_short, bool)>> {
-        let mut fds = [
-            libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: wake.unwrap_or(-1),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        let n = if wake.is_some() { 2 } else { 1 };
-        // SAFETY: `fds` holds `n` valid `pollfd`s.
-        let r = sys::cvt(unsafe { libc::poll(fds.as_mut_ptr(), n, timeout_ms) })?;
-        if r == 0 {
-            return Ok(None);
-        }
-        Ok(Some((
-            fds[0].revents,
-            wake.is_some() && fds[1].revents != 0,
-        )))
+        poll_one(fd, libc::POLLIN, wake, timeout_ms)
     }
 
     unsafe fn read(&self, fd: RawFd, ptr: *mut u8, len: usize) -> io::Result<usize> {
