@@ -3,20 +3,31 @@
 
 use slackwater_pool::{Config, Pool};
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-static FREES: AtomicUsize = AtomicUsize::new(0);
+// Counted per thread, so the test harness's own threads cannot disturb a test's window.
+std::thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+    static FREES: Cell<usize> = const { Cell::new(0) };
+}
+
+fn bump(c: &'static std::thread::LocalKey<Cell<usize>>) {
+    let _ = c.try_with(|c| c.set(c.get() + 1));
+}
+
+fn count(c: &'static std::thread::LocalKey<Cell<usize>>) -> usize {
+    c.with(Cell::get)
+}
 // SAFETY: forwards to the system allocator, only counting calls.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        bump(&ALLOCS);
         // SAFETY: the caller's contract is forwarded unchanged.
         unsafe { System.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        FREES.fetch_add(1, Ordering::SeqCst);
+        bump(&FREES);
         // SAFETY: the caller's contract is forwarded unchanged.
         unsafe { System.dealloc(p, l) }
     }
@@ -24,12 +35,8 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static A: Counting = Counting;
 
-/// The counters are process-wide: the tests of this file take turns.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 #[test]
 fn freeze_clone_slice_drop_allocate_nothing_in_steady_state() {
-    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let pool = Pool::new();
     let round = || {
         let mut b = pool.get(16 * 1024).unwrap();
@@ -42,11 +49,11 @@ fn freeze_clone_slice_drop_allocate_nothing_in_steady_state() {
         drop((s, c));
     };
     round(); // warm up: the pool allocates its buffers once
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = count(&ALLOCS);
     for _ in 0..100 {
         round();
     }
-    assert_eq!(ALLOCS.load(Ordering::SeqCst) - before, 0);
+    assert_eq!(count(&ALLOCS) - before, 0);
     assert_eq!(pool.stats().in_use(), 0);
 }
 
@@ -55,16 +62,11 @@ fn freeze_clone_slice_drop_allocate_nothing_in_steady_state() {
 #[cfg_attr(miri, ignore)]
 #[test]
 fn a_dropped_static_pool_frees_late_buffers() {
-    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let pool = Pool::new_static(Config::builder().class(64, 8).build().unwrap());
     let late = pool.get(10).unwrap();
     drop(pool.get(10).unwrap()); // an idle buffer, freed by the drop's trim
     drop(pool);
-    let before = FREES.load(Ordering::SeqCst);
+    let before = count(&FREES);
     drop(late);
-    assert_eq!(
-        FREES.load(Ordering::SeqCst) - before,
-        1,
-        "freed on return, not kept"
-    );
+    assert_eq!(count(&FREES) - before, 1, "freed on return, not kept");
 }
