@@ -195,7 +195,8 @@ fn eintr_from_a_signal_without_sa_restart_is_retried() {
         assert_eq!(unsafe { libc::pthread_kill(tid, libc::SIGUSR1) }, 0);
     }
     thread::sleep(Duration::from_millis(10));
-    assert!(SIGNALS.load(Ordering::SeqCst) >= before + 5);
+    // Standard signals do not queue: several sent close together may be handled once.
+    assert!(SIGNALS.load(Ordering::SeqCst) > before, "the handler ran");
     b.write_all(b"after signals").unwrap();
     assert_eq!(t.join().unwrap().unwrap().unwrap(), b"after signals");
     assert_eq!(pool.stats().in_use(), 0);
