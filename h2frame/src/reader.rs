@@ -277,6 +277,9 @@ pub struct FrameReader<'p, R> {
     preface_left: usize,
     /// The connection error that killed the reader.
     dead: Option<(ErrorCode, &'static str)>,
+    /// The stream ended inside a frame (with this many bytes buffered): every later read
+    /// reports it again, and the partial frame's buffer has been given back.
+    truncated: Option<usize>,
 }
 
 impl<R: ReadyRead> FrameReader<'static, R> {
@@ -324,6 +327,7 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
             skip: 0,
             block: None,
             dead: None,
+            truncated: None,
         }
     }
 
@@ -466,13 +470,18 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
         e
     }
 
-    fn eof_error(&self) -> Error {
-        Error::UnexpectedEof {
-            buffered: self.cur.len(),
-        }
+    /// The stream ended inside a frame: give the partial frame's buffer back and stay ended.
+    fn eof_error(&mut self) -> Error {
+        let buffered = self.cur.len();
+        self.cur = Held::Empty;
+        self.truncated = Some(buffered);
+        Error::UnexpectedEof { buffered }
     }
 
     fn next_frame(&mut self, blocking: bool) -> Result<Option<Frame>, Error> {
+        if let Some(buffered) = self.truncated {
+            return Err(Error::UnexpectedEof { buffered });
+        }
         if let Some((code, reason)) = self.dead {
             return Err(Error::Protocol {
                 code,
@@ -506,7 +515,7 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
             }
             if self.skip > 0 {
                 if self.cur.len() == 0 && !self.fill(1, blocking)? {
-                    return Err(Error::UnexpectedEof { buffered: 0 });
+                    return Err(self.eof_error());
                 }
                 let n = self.cur.len().min(self.skip);
                 self.cur.consume(n);
@@ -728,7 +737,10 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
         let size = if n <= self.cfg.read_buffer_size / 2 {
             self.cfg.read_buffer_size
         } else {
-            n
+            // Grow with the bytes actually received (at most doubling), so a peer that
+            // announces a large frame and goes quiet pins little: at most twice what it sent,
+            // or one read buffer.
+            n.min(have.saturating_mul(2).max(self.cfg.read_buffer_size))
         };
         self.restitch(size)
     }

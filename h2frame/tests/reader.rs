@@ -723,3 +723,55 @@ fn writer_refuses_what_it_cannot_encode() {
     assert_eq!(w.pending(), 17);
     assert!(w.set_max_frame_size(100).is_err());
 }
+
+#[test]
+fn a_peer_announcing_a_large_frame_pins_memory_only_as_bytes_arrive() {
+    let pool = Pool::new();
+    let cfg = Config::new().max_frame_size(1 << 20).unwrap();
+    let payload = vec![9u8; 1 << 20];
+    let mut w = FrameWriter::new();
+    w.set_max_frame_size(1 << 20).unwrap();
+    w.write(&Frame::Data(Data {
+        stream_id: 1,
+        end_stream: false,
+        data: Payload::from(payload.clone()),
+        padding: None,
+    }))
+    .unwrap();
+    let mut wire = Vec::new();
+    w.flush_to(&mut wire).unwrap();
+    // The 9-byte header and one payload byte, then the peer goes quiet.
+    let mut r = FrameReader::with_config(
+        Script::new([Step::Bytes(wire[..10].to_vec()), Step::WouldBlock]),
+        &pool,
+        cfg.clone(),
+    );
+    assert!(r.try_read_frame().unwrap_err().is_would_block());
+    let s = pool.stats();
+    assert_eq!(
+        s.class(4).unwrap().misses + s.unpooled().misses,
+        0,
+        "no 1 MiB buffer for 10 bytes: {s:?}"
+    );
+    drop(r);
+    // Dribbled in 8 KiB pieces the frame still arrives whole, growing as it comes.
+    let mut r = FrameReader::with_config(Script::chunked(&wire, 8192), &pool, cfg);
+    let Some(Frame::Data(d)) = r.read_frame().unwrap() else {
+        panic!("not DATA")
+    };
+    assert_eq!(d.data.as_ref(), &payload[..]);
+    drop(d);
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+#[test]
+fn eof_inside_a_frame_gives_the_buffer_back_and_stays_an_error() {
+    let pool = Pool::new();
+    let ping = [0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2];
+    let mut r = FrameReader::with_pool(Script::new([Step::Bytes(ping.to_vec())]), &pool);
+    for _ in 0..3 {
+        assert!(matches!(r.read_frame(), Err(Error::UnexpectedEof { .. })));
+        assert!(!r.holds_buffer());
+        assert_eq!(pool.stats().in_use(), 0);
+    }
+}
