@@ -531,10 +531,11 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
             let Some(h) = FrameHeader::parse(self.cur.bytes()) else {
                 continue; // unreachable: `fill` returned with 9 bytes
             };
-            if let Err(e) = self.check_sequence(&h) {
+            // The frame size first (RFC 9113 §4.2), then the field-block sequencing.
+            if let Err(e) = check_header(&h, self.cfg.max_frame_size) {
                 return Err(self.fail(e));
             }
-            if let Err(e) = check_header(&h, self.cfg.max_frame_size) {
+            if let Err(e) = self.check_sequence(&h) {
                 return Err(self.fail(e));
             }
             let len = h.length as usize;

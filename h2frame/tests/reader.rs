@@ -775,3 +775,18 @@ fn eof_inside_a_frame_gives_the_buffer_back_and_stays_an_error() {
         assert_eq!(pool.stats().in_use(), 0);
     }
 }
+
+#[test]
+fn frame_size_is_checked_before_field_block_sequencing() {
+    let pool = Pool::new();
+    let cfg = Config::new().continuation_limits(64, 8000);
+    // HEADERS on stream 1 without END_HEADERS (an open field block), then a CONTINUATION
+    // header announcing 20,000 bytes: over both the 16,384 frame size and the 8,000-byte cap.
+    let mut wire = vec![0, 0, 1, 0x1, 0x0, 0, 0, 0, 1, 0x82];
+    wire.extend_from_slice(&[0x00, 0x4e, 0x20, 0x9, 0x0, 0, 0, 0, 1]);
+    let mut r = FrameReader::with_config(Script::new([Step::Bytes(wire)]), &pool, cfg);
+    assert!(matches!(r.read_frame(), Ok(Some(Frame::Headers(_)))));
+    let e = r.read_frame().unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::FRAME_SIZE_ERROR), "{e:?}");
+    assert!(e.is_connection_error());
+}
