@@ -1,5 +1,8 @@
 //! `Pool`: classes, statistics, retention, trim, zeroing, lifetimes, threads.
 
+mod common;
+use common::small;
+
 use slackwater_pool::{Buf, Config, ConfigError, Pool, PoolError};
 use std::collections::HashSet;
 use std::sync::{Arc, mpsc};
@@ -8,16 +11,6 @@ use std::thread;
 /// Fewer iterations under Miri, which runs code about a thousand times slower.
 const fn iters(native: usize) -> usize {
     if cfg!(miri) { native / 100 + 2 } else { native }
-}
-
-fn small() -> Pool {
-    Pool::with_config(
-        Config::builder()
-            .class(64, 4)
-            .class(1024, 2)
-            .build()
-            .unwrap(),
-    )
 }
 
 #[test]

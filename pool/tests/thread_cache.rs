@@ -2,19 +2,12 @@
 //! private shard, which the 20-thread tests in `pool.rs` (running in parallel in the same
 //! process) would use up.
 
+mod common;
+use common::small;
+
 use slackwater_pool::{Config, Pool};
 use std::sync::{Arc, Barrier};
 use std::thread;
-
-fn small() -> Pool {
-    Pool::with_config(
-        Config::builder()
-            .class(64, 4)
-            .class(1024, 2)
-            .build()
-            .unwrap(),
-    )
-}
 
 #[test]
 fn trim_empties_every_thread_cache() {
