@@ -120,6 +120,42 @@ impl<'p> FrameWriter<'p> {
         encode_into(frame, len, buf)
     }
 
+    /// Encodes an unpadded DATA frame carrying `data`, copied once into the pending buffer
+    /// (no [`Payload`] built first: the way to send bytes the caller owns).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if `data` is longer than the peer's maximum frame size or
+    /// `stream_id` has the reserved bit set; [`Error::Pool`] if no buffer can be had.
+    ///
+    /// ```
+    /// use slackwater_h2frame::{decode, Frame, FrameWriter};
+    /// let mut w = FrameWriter::new();
+    /// w.write_data(3, true, b"hello").unwrap();
+    /// let mut wire = Vec::new();
+    /// w.flush_to(&mut wire).unwrap();
+    /// let Frame::Data(d) = decode(&wire).unwrap().unwrap().0 else { panic!() };
+    /// assert_eq!((d.stream_id, d.end_stream, &d.data[..]), (3, true, &b"hello"[..]));
+    /// ```
+    pub fn write_data(&mut self, stream_id: u32, end_stream: bool, data: &[u8]) -> Result<(), Error> {
+        if data.len() > self.max_frame_size as usize {
+            return Err(Error::Invalid("DATA longer than the peer's max frame size"));
+        }
+        if stream_id > STREAM_ID_MASK {
+            return Err(Error::Invalid("stream id above 2^31 - 1"));
+        }
+        let header = FrameHeader {
+            length: data.len() as u32,
+            kind: kind::DATA,
+            flags: if end_stream { flags::END_STREAM } else { 0 },
+            stream_id,
+        };
+        let buf = self.room(FRAME_HEADER_LEN + data.len())?;
+        // Both fit: `room` returned a buffer with that much spare capacity.
+        let _ = buf.extend_from_slice(&header.encode());
+        let _ = buf.extend_from_slice(data);
+        Ok(())
+    }
+
     /// Bytes encoded and not yet flushed.
     ///
     /// ```

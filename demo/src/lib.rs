@@ -1,0 +1,471 @@
+//! The full slackwater stack as one program: N loopback connections, each TCP →
+//! [`slackwater_alts::Conn`] → [`slackwater_h2frame`], served by a few poller threads, against
+//! a baseline that keeps per-connection buffers (a 32 KiB framer buffer over an ALTS layer
+//! with its own 32 KiB record buffer, like gRPC-Go before v1.81).
+//!
+//! The measured side is the server. The client runs in a child process (so that each side has
+//! its own open-file limit and the server's memory is its own) and talks to the server over a
+//! line-based control channel on its stdin/stdout. A run has three phases:
+//!
+//! 1. **idle**: every connection is open, the HTTP/2 SETTINGS exchange done, and nothing
+//!    arrives: resident memory, pool statistics and the read buffers connections hold;
+//! 2. **burst**: every client connection sends a PING and a DATA stream, which the server
+//!    checks and echoes: throughput and PING round-trip percentiles;
+//! 3. **idle again**: the same measurements, then again after `trim()`.
+//!
+//! [`run_server`] runs one stack; the `stack` example runs both and prints the table.
+//!
+//! ```no_run
+//! use slackwater_demo::{Link, Mode, Options, run_server};
+//! let opts = Options { conns: 100, ..Options::default() };
+//! let report = run_server(&opts, Link::thread).unwrap();
+//! assert_eq!(report.get("idle.pool_in_use"), 0.0);
+//! ```
+#![deny(missing_docs)]
+
+mod base;
+mod client;
+pub mod report;
+mod sw;
+pub mod sys;
+mod wire;
+mod worker;
+
+pub use client::{ClientOptions, run_client};
+pub use worker::Census;
+
+use slackwater_alts::Side;
+use slackwater_ready::{Pool, global};
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+use worker::{Cmd, Counters, Factory, Worker};
+
+/// Which stack the server runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Readiness first, pooled buffers only while bytes are there.
+    Slackwater,
+    /// Per-connection buffers for the connection's life.
+    Baseline,
+}
+
+impl Mode {
+    /// The name used on the command line and in reports.
+    ///
+    /// ```
+    /// assert_eq!(slackwater_demo::Mode::Baseline.name(), "baseline");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Slackwater => "slackwater",
+            Mode::Baseline => "baseline",
+        }
+    }
+
+    /// Parses [`name`](Mode::name).
+    ///
+    /// ```
+    /// use slackwater_demo::Mode;
+    /// assert_eq!(Mode::parse("slackwater"), Some(Mode::Slackwater));
+    /// ```
+    pub fn parse(s: &str) -> Option<Mode> {
+        [Mode::Slackwater, Mode::Baseline]
+            .into_iter()
+            .find(|m| m.name() == s)
+    }
+}
+
+/// What one server run does.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Connections to open.
+    pub conns: usize,
+    /// DATA bytes each connection sends (and gets echoed) in the burst.
+    pub payload: usize,
+    /// Poller threads on each side.
+    pub threads: usize,
+    /// The server's stack.
+    pub mode: Mode,
+    /// `SO_SNDBUF` for the server's sockets (tests make it small so writes must wait).
+    pub send_buffer: Option<usize>,
+    /// `SO_RCVBUF` for the client's sockets when the client runs on a thread
+    /// ([`Link::thread`]; tests make it small so the server's output has to wait).
+    pub client_recv_buffer: Option<usize>,
+    /// The pool the slackwater stack takes buffers from.
+    pub pool: &'static Pool,
+    /// No progress line.
+    pub quiet: bool,
+}
+
+impl Default for Options {
+    /// 10,000 connections, 64 KiB each in the burst, 2 threads, slackwater, global pool.
+    ///
+    /// ```
+    /// assert_eq!(slackwater_demo::Options::default().conns, 10_000);
+    /// ```
+    fn default() -> Self {
+        Options {
+            conns: 10_000,
+            payload: 64 * 1024,
+            threads: 2,
+            mode: Mode::Slackwater,
+            send_buffer: None,
+            client_recv_buffer: None,
+            pool: global(),
+            quiet: false,
+        }
+    }
+}
+
+/// The control channel to the client: where its lines come from and where ours go.
+pub struct Link {
+    rx: Box<dyn BufRead + Send>,
+    tx: Box<dyn Write + Send>,
+    child: Option<Child>,
+    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl Link {
+    /// Runs the client in a child process: this executable with `args` (which must make it
+    /// call [`run_client`] on its stdin/stdout) and `--addr <addr>` appended.
+    ///
+    /// # Errors
+    /// If the process cannot be started.
+    ///
+    /// ```no_run
+    /// let link = slackwater_demo::Link::child(&["--role".into(), "client".into()],
+    ///     "127.0.0.1:9".parse().unwrap()).unwrap();
+    /// ```
+    pub fn child(args: &[String], addr: SocketAddr) -> io::Result<Link> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .args(args)
+            .arg("--addr")
+            .arg(addr.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let rx = BufReader::new(child.stdout.take().ok_or(io::ErrorKind::BrokenPipe)?);
+        let tx = child.stdin.take().ok_or(io::ErrorKind::BrokenPipe)?;
+        Ok(Link {
+            rx: Box::new(rx),
+            tx: Box::new(tx),
+            child: Some(child),
+            thread: None,
+        })
+    }
+
+    /// Runs the client on a thread of this process (tests: it then shares the global pool
+    /// and the process's memory, so give the server its own pool).
+    ///
+    /// # Errors
+    /// If the control socket pair cannot be made.
+    ///
+    /// ```no_run
+    /// let link = slackwater_demo::Link::thread(&slackwater_demo::Options::default(),
+    ///     "127.0.0.1:9".parse().unwrap()).unwrap();
+    /// ```
+    pub fn thread(opts: &Options, addr: SocketAddr) -> io::Result<Link> {
+        let (a, b) = std::os::unix::net::UnixStream::pair()?;
+        let copts = ClientOptions {
+            addr,
+            conns: opts.conns,
+            payload: opts.payload,
+            threads: opts.threads,
+            recv_buffer: opts.client_recv_buffer,
+        };
+        let b2 = b.try_clone()?;
+        let thread = std::thread::Builder::new()
+            .name("demo-client".into())
+            .spawn(move || run_client(&copts, &mut BufReader::new(b), &mut { b2 }))?;
+        Ok(Link {
+            rx: Box::new(BufReader::new(a.try_clone()?)),
+            tx: Box::new(a),
+            child: None,
+            thread: Some(thread),
+        })
+    }
+
+    fn send(&mut self, line: &str) -> io::Result<()> {
+        writeln!(self.tx, "{line}")?;
+        self.tx.flush()
+    }
+
+    fn expect(&mut self, word: &str) -> io::Result<String> {
+        let mut line = String::new();
+        if self.rx.read_line(&mut line)? == 0 {
+            return Err(io::Error::other(format!(
+                "the client exited while we waited for '{word}'"
+            )));
+        }
+        let line = line.trim_end().to_string();
+        match line.strip_prefix(word) {
+            Some(rest) => Ok(rest.trim().to_string()),
+            None => Err(io::Error::other(format!(
+                "the client said '{line}', expected '{word}'"
+            ))),
+        }
+    }
+
+    fn finish(mut self) -> io::Result<()> {
+        if let Some(mut c) = self.child.take() {
+            let st = c.wait()?;
+            if !st.success() {
+                return Err(io::Error::other(format!("client exited with {st}")));
+            }
+        }
+        if let Some(t) = self.thread.take() {
+            t.join()
+                .map_err(|_| io::Error::other("client thread panicked"))??;
+        }
+        Ok(())
+    }
+}
+
+/// The measurements of one server run: named numbers (see the `stack` example's table for
+/// their meaning), in the order they were taken.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The stack measured.
+    pub mode: Mode,
+    /// `(name, value)` pairs.
+    pub values: Vec<(String, f64)>,
+}
+
+impl Report {
+    /// The value named `key` (NaN if there is none).
+    ///
+    /// ```
+    /// use slackwater_demo::{Mode, Report};
+    /// let r = Report { mode: Mode::Baseline, values: vec![("conns".into(), 5.0)] };
+    /// assert_eq!(r.get("conns"), 5.0);
+    /// assert!(r.get("nope").is_nan());
+    /// ```
+    pub fn get(&self, key: &str) -> f64 {
+        self.values
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or(f64::NAN, |(_, v)| *v)
+    }
+
+    fn set(&mut self, key: &str, v: f64) {
+        self.values.push((key.to_string(), v));
+    }
+
+    fn snapshot(
+        &mut self,
+        phase: &str,
+        opts: &Options,
+        workers: &[Worker],
+        rss0: u64,
+    ) -> io::Result<()> {
+        let c = Worker::census_all(workers)?;
+        let st = opts.pool.stats();
+        let in_use_bytes: usize = st.classes().iter().map(|k| k.in_use * k.size).sum();
+        let rss = sys::rss_bytes();
+        let n = opts.conns.max(1) as f64;
+        let pooled = if opts.mode == Mode::Slackwater {
+            in_use_bytes
+        } else {
+            0
+        };
+        for (k, v) in [
+            ("conns_open", c.conns as f64),
+            ("rss", rss as f64),
+            ("rss_per_conn", (rss.saturating_sub(rss0)) as f64 / n),
+            ("pool_in_use", st.in_use() as f64),
+            ("pool_in_use_bytes", in_use_bytes as f64),
+            ("pool_retained", st.bytes_retained() as f64),
+            ("h2_holding", c.h2_holding as f64),
+            ("alts_holding", c.alts_holding as f64),
+            ("pinned_read_per_conn", (c.pinned_read + pooled) as f64 / n),
+            ("pinned_write_per_conn", c.pinned_write as f64 / n),
+            ("write_queued", c.write_queued as f64),
+        ] {
+            self.set(&format!("{phase}.{k}"), v);
+        }
+        Ok(())
+    }
+}
+
+fn wait_for(what: &str, deadline: Duration, mut ok: impl FnMut() -> bool) -> io::Result<()> {
+    let t0 = Instant::now();
+    while !ok() {
+        if t0.elapsed() > deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("timed out waiting for {what}"),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(())
+}
+
+fn settle() {
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+fn factory(opts: &Options, counters: &'static Counters) -> Arc<Factory> {
+    let (mode, pool) = (opts.mode, opts.pool);
+    Arc::new(move |sock: TcpStream| {
+        let logic = Box::new(wire::ServerLogic::new(counters));
+        let io: Box<dyn worker::Io> = match mode {
+            Mode::Slackwater => Box::new(sw::SwIo::new(sock, Side::Server, pool)?),
+            Mode::Baseline => Box::new(base::BaseIo::new(sock, Side::Server)?),
+        };
+        Ok((io, logic as Box<dyn wire::Logic>))
+    })
+}
+
+/// Runs the server side of one stack through the three phases; `client` starts the client
+/// (see [`Link::child`] and [`Link::thread`]) given the address to connect to.
+///
+/// # Errors
+/// Too few file descriptors, a client that fails or disappears, a phase that times out.
+///
+/// ```no_run
+/// let opts = slackwater_demo::Options { conns: 100, ..Default::default() };
+/// let r = slackwater_demo::run_server(&opts, slackwater_demo::Link::thread).unwrap();
+/// println!("{:?}", r.get("burst.mb_s"));
+/// ```
+pub fn run_server(
+    opts: &Options,
+    client: impl FnOnce(&Options, SocketAddr) -> io::Result<Link>,
+) -> io::Result<Report> {
+    sys::ensure_fds(opts.conns as u64 + 64).map_err(io::Error::other)?;
+    let counters = Counters::leak();
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    sys::set_backlog(&listener, 4096)?;
+    let factory = factory(opts, counters);
+    let workers = (0..opts.threads.max(1))
+        .map(|i| Worker::spawn(format!("server-{i}"), factory.clone(), counters))
+        .collect::<io::Result<Vec<_>>>()?;
+    let mut report = Report {
+        mode: opts.mode,
+        values: Vec::new(),
+    };
+    for (k, v) in [
+        ("conns", opts.conns),
+        ("payload", opts.payload),
+        ("threads", opts.threads),
+    ] {
+        report.set(k, v as f64);
+    }
+    settle();
+    let rss0 = sys::rss_bytes();
+    report.set("rss_start", rss0 as f64);
+    let mut link = client(opts, listener.local_addr()?)?;
+
+    // Open: accept every connection and hand it to a poller thread.
+    let t0 = Instant::now();
+    let mut last_progress = Instant::now();
+    let mut last_accept = Instant::now();
+    let mut accepted = 0;
+    let progress = |accepted: usize, done: bool| {
+        if !opts.quiet {
+            eprint!(
+                "\r  {:>10}: {accepted:>6}/{} connections open, {:>6} handshakes done{}",
+                opts.mode.name(),
+                opts.conns,
+                counters.ready.load(Relaxed),
+                if done { "\n" } else { "" }
+            );
+        }
+    };
+    while accepted < opts.conns {
+        match listener.accept() {
+            Ok((sock, _)) => {
+                sock.set_nodelay(true)?;
+                if let Some(n) = opts.send_buffer {
+                    sys::set_send_buffer(&sock, n)?;
+                }
+                workers[accepted % workers.len()].send(Cmd::Add(sock))?;
+                accepted += 1;
+                last_accept = Instant::now();
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if last_accept.elapsed() > Duration::from_secs(60) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("only {accepted} of {} connections arrived", opts.conns),
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => return Err(e),
+        }
+        if last_progress.elapsed() > Duration::from_millis(250) {
+            progress(accepted, false);
+            last_progress = Instant::now();
+        }
+    }
+    wait_for(
+        "the server side of every handshake",
+        Duration::from_secs(120),
+        || counters.ready.load(Relaxed) >= opts.conns,
+    )?;
+    link.expect("ready")?;
+    progress(accepted, true);
+    report.set("open_secs", t0.elapsed().as_secs_f64());
+
+    // Phase 1: idle.
+    settle();
+    report.snapshot("idle", opts, &workers, rss0)?;
+
+    // Phase 2: burst.
+    let frames0 = counters.frames_in.load(Relaxed);
+    let t1 = Instant::now();
+    link.send("burst")?;
+    let done = link.expect("done")?;
+    let secs = t1.elapsed().as_secs_f64();
+    let frames = counters.frames_in.load(Relaxed) - frames0;
+    let mut client_vals = Report {
+        mode: opts.mode,
+        values: Vec::new(),
+    };
+    for kv in done.split_whitespace() {
+        if let Some((k, v)) = kv.split_once('=') {
+            client_vals.set(k, v.parse().unwrap_or(f64::NAN));
+        }
+    }
+    let echoed = client_vals.get("echoed");
+    report.set("burst.secs", secs);
+    report.set("burst.mb_s", echoed / secs / 1e6);
+    report.set("burst.frames_s", frames as f64 / secs);
+    report.set("burst.ping_p50_us", client_vals.get("p50_us"));
+    report.set("burst.ping_p99_us", client_vals.get("p99_us"));
+    report.set("burst.echoed_bytes", echoed);
+    report.set(
+        "burst.corrupt",
+        client_vals.get("corrupt") + counters.corrupt.load(Relaxed) as f64,
+    );
+    report.set("burst.client_errors", client_vals.get("errors"));
+    report.set(
+        "burst.write_waits",
+        counters.write_waits.load(Relaxed) as f64,
+    );
+
+    // Phase 3: idle again, then trimmed.
+    settle();
+    report.snapshot("again", opts, &workers, rss0)?;
+    opts.pool.trim();
+    sys::release_free_heap();
+    settle();
+    report.snapshot("trimmed", opts, &workers, rss0)?;
+
+    link.send("close")?;
+    link.expect("bye")?;
+    wait_for("every connection to close", Duration::from_secs(60), || {
+        counters.closed.load(Relaxed) + counters.errors.load(Relaxed) >= opts.conns
+    })?;
+    report.set("errors", counters.errors.load(Relaxed) as f64);
+    drop(workers);
+    link.finish()?;
+    Ok(report)
+}
