@@ -122,7 +122,11 @@ pub struct RecordAead {
 }
 
 enum Kind {
-    Plain(Cipher),
+    Plain {
+        key: Zeroizing<[u8; 16]>,
+        /// The expanded key schedule; `None` after [`RecordAead::release_schedule`].
+        cipher: Option<Cipher>,
+    },
     Rekey {
         kdf_key: Zeroizing<[u8; 32]>,
         mask: [u8; 12],
@@ -161,7 +165,10 @@ impl RecordAead {
             Protocol::Aes128Gcm => {
                 let mut k = Zeroizing::new([0u8; 16]);
                 k.copy_from_slice(key);
-                Kind::Plain(Cipher::new(backend, &k))
+                Kind::Plain {
+                    cipher: Some(Cipher::new(backend, &k)),
+                    key: k,
+                }
             }
             Protocol::Aes128GcmRekey => {
                 let mut kdf_key = Zeroizing::new([0u8; 32]);
@@ -178,10 +185,35 @@ impl RecordAead {
         Ok(RecordAead { backend, kind })
     }
 
+    /// Drops the expanded key schedule (for `aes-gcm`, a 496-byte heap block; zeroized on
+    /// drop). The next [`seal`](RecordAead::seal) or [`open`](RecordAead::open) rebuilds it:
+    /// from the stored key for `ALTSRP_GCM_AES128`, by deriving the record key again (one
+    /// HMAC-SHA256) for the rekey protocol. For connections that go quiet: see
+    /// [`Conn::release_key_schedules`](crate::Conn::release_key_schedules).
+    ///
+    /// ```
+    /// use slackwater_alts::{Backend, Protocol, RecordAead};
+    /// let mut a = RecordAead::new(Protocol::Aes128Gcm, &[1; 16], Backend::default()).unwrap();
+    /// let mut buf = *b"data";
+    /// let tag = a.seal(&[0; 12], b"", &mut buf);
+    /// a.release_schedule();
+    /// a.open(&[0; 12], b"", &mut buf, &tag).unwrap();
+    /// assert_eq!(&buf, b"data");
+    /// ```
+    pub fn release_schedule(&mut self) {
+        match &mut self.kind {
+            Kind::Plain { cipher, .. } => *cipher = None,
+            Kind::Rekey { cached, .. } => *cached = None,
+        }
+    }
+
     /// The cipher and GCM nonce for `nonce` (deriving the rekey record key if needed).
     fn cipher(&mut self, nonce: &[u8; 12]) -> (&Cipher, [u8; 12]) {
         match &mut self.kind {
-            Kind::Plain(c) => (c, *nonce),
+            Kind::Plain { key, cipher } => {
+                let c = cipher.get_or_insert_with(|| Cipher::new(self.backend, key));
+                (c, *nonce)
+            }
             Kind::Rekey {
                 kdf_key,
                 mask,
@@ -253,7 +285,7 @@ impl RecordAead {
 impl std::fmt::Debug for RecordAead {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let protocol = match self.kind {
-            Kind::Plain(_) => Protocol::Aes128Gcm,
+            Kind::Plain { .. } => Protocol::Aes128Gcm,
             Kind::Rekey { .. } => Protocol::Aes128GcmRekey,
         };
         f.debug_struct("RecordAead")

@@ -186,6 +186,26 @@ impl<'p, T> Conn<'p, T> {
         self.rx.is_some() || self.pending.is_some()
     }
 
+    /// Drops the AEAD key schedules of both directions (about 1 KiB of heap with the
+    /// `aes-gcm` backend, zeroized); the next record sealed or opened rebuilds its direction's
+    /// schedule — from the stored key for `ALTSRP_GCM_AES128`, with one HMAC-SHA256 for the
+    /// rekey protocol. For event loops, once a connection has gone quiet (no buffer held,
+    /// nothing queued): then an idle connection keeps only its raw key material. The cost is
+    /// that rebuild on the next wake-up, so call it when the connection goes idle, not after
+    /// every read.
+    ///
+    /// ```
+    /// # use slackwater_alts::*;
+    /// # let c = Crypter::new(Protocol::Aes128Gcm, Side::Client, &[0; 16], Backend::default()).unwrap();
+    /// let mut conn = Conn::new(slackwater_ready::Buffered::new(std::io::empty()), c, slackwater_ready::global());
+    /// conn.release_key_schedules();
+    /// let mut out = slackwater_ready::global().get(64).unwrap();
+    /// conn.seal_record(b"hi", &mut out).unwrap(); // rebuilt on use
+    /// ```
+    pub fn release_key_schedules(&mut self) {
+        self.crypter.release_key_schedules();
+    }
+
     /// The transport.
     ///
     /// ```

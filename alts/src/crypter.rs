@@ -167,6 +167,21 @@ impl Crypter {
         self.in_ctr = inn;
     }
 
+    /// Drops both directions' expanded key schedules; they are rebuilt on next use (see
+    /// [`RecordAead::release_schedule`](crate::RecordAead::release_schedule)).
+    ///
+    /// ```
+    /// # use slackwater_alts::*;
+    /// let mut c = Crypter::new(Protocol::Aes128GcmRekey, Side::Client, &[3; 44], Backend::default()).unwrap();
+    /// c.release_key_schedules();
+    /// let mut buf = *b"still works";
+    /// c.seal(&mut buf).unwrap();
+    /// ```
+    pub fn release_key_schedules(&mut self) {
+        self.out.release_schedule();
+        self.inn.release_schedule();
+    }
+
     /// Encrypts one record's payload in place with the outgoing counter, then advances it.
     ///
     /// # Errors

@@ -15,12 +15,14 @@ use std::io::{self, BufRead, BufReader};
 use std::process::{Command, ExitCode, Stdio};
 
 const USAGE: &str = "usage: stack [--conns N] [--payload BYTES] [--threads T] [--json]
-             [--mode both|slackwater|baseline] [--chart FILE.svg] [--points 1000,5000,...]
+             [--mode both|slackwater|baseline] [--keep-keys] [--chart FILE.svg]
+             [--points 1000,5000,...]
   --conns    connections per run (default 10000; one process holds at most ~19,900 here)
   --payload  DATA bytes each connection sends and gets echoed in the burst (default 65536)
   --threads  poller threads on each side (default 2)
   --json     print one JSON object instead of the table
   --mode     which stacks to run (default both)
+  --keep-keys  slackwater connections keep their AEAD key schedules while idle
   --chart    run the idle phases at several connection counts and write an SVG of RSS";
 
 struct Args {
@@ -33,6 +35,7 @@ struct Args {
     chart: Option<String>,
     points: Vec<usize>,
     addr: Option<String>,
+    keep_keys: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -46,6 +49,7 @@ fn parse() -> Result<Args, String> {
         chart: None,
         points: vec![1_000, 5_000, 10_000, 19_000],
         addr: None,
+        keep_keys: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -60,6 +64,7 @@ fn parse() -> Result<Args, String> {
             "--payload" => a.payload = num(val("--payload")?)?,
             "--threads" => a.threads = num(val("--threads")?)?.max(1),
             "--json" => a.json = true,
+            "--keep-keys" => a.keep_keys = true,
             "--mode" => a.mode = val("--mode")?,
             "--chart" => a.chart = Some(val("--chart")?),
             "--points" => {
@@ -81,14 +86,18 @@ fn parse() -> Result<Args, String> {
 }
 
 fn common(a: &Args, conns: usize) -> Vec<String> {
-    vec![
+    let mut v = vec![
         "--conns".into(),
         conns.to_string(),
         "--payload".into(),
         a.payload.to_string(),
         "--threads".into(),
         a.threads.to_string(),
-    ]
+    ];
+    if a.keep_keys {
+        v.push("--keep-keys".into());
+    }
+    v
 }
 
 /// Runs one stack in a server process of its own and reads its report.
@@ -267,6 +276,7 @@ fn main() -> ExitCode {
                 payload: a.payload,
                 threads: a.threads,
                 mode: Mode::parse(&a.mode).unwrap_or(Mode::Slackwater),
+                release_keys: !a.keep_keys,
                 ..Options::default()
             };
             let mut args = vec!["--role".to_string(), "client".into()];

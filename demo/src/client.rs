@@ -79,7 +79,7 @@ pub fn run_client(
     let counters = Counters::leak();
     let payload = opts.payload as u64;
     let factory: Arc<Factory> = Arc::new(move |sock: TcpStream| {
-        let io = SwIo::new(sock, Side::Client, global())?;
+        let io = SwIo::new(sock, Side::Client, global(), true)?;
         let logic = ClientLogic::new(counters, payload);
         Ok((Box::new(io) as _, Box::new(logic) as _))
     });

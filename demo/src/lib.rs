@@ -99,6 +99,9 @@ pub struct Options {
     pub pool: &'static Pool,
     /// No progress line.
     pub quiet: bool,
+    /// Slackwater connections that go quiet also drop their AEAD key schedules
+    /// ([`slackwater_alts::Conn::release_key_schedules`]), rebuilt on the next wake-up.
+    pub release_keys: bool,
 }
 
 impl Default for Options {
@@ -117,6 +120,7 @@ impl Default for Options {
             client_recv_buffer: None,
             pool: global(),
             quiet: false,
+            release_keys: true,
         }
     }
 }
@@ -306,16 +310,17 @@ fn wait_for(what: &str, deadline: Duration, mut ok: impl FnMut() -> bool) -> io:
     Ok(())
 }
 
+/// Waits until every connection has been quiet for at least two sweeps.
 fn settle() {
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(worker::SWEEP * 4);
 }
 
 fn factory(opts: &Options, counters: &'static Counters) -> Arc<Factory> {
-    let (mode, pool) = (opts.mode, opts.pool);
+    let (mode, pool, keys) = (opts.mode, opts.pool, opts.release_keys);
     Arc::new(move |sock: TcpStream| {
         let logic = Box::new(wire::ServerLogic::new(counters));
         let io: Box<dyn worker::Io> = match mode {
-            Mode::Slackwater => Box::new(sw::SwIo::new(sock, Side::Server, pool)?),
+            Mode::Slackwater => Box::new(sw::SwIo::new(sock, Side::Server, pool, keys)?),
             Mode::Baseline => Box::new(base::BaseIo::new(sock, Side::Server)?),
         };
         Ok((io, logic as Box<dyn wire::Logic>))

@@ -27,11 +27,18 @@ pub(crate) struct SwIo {
     out: Vec<Buf>,
     out_bytes: usize,
     pool: &'static Pool,
+    release_keys: bool,
 }
 
 impl SwIo {
     /// Wraps a connected, non-blocking-capable socket.
-    pub(crate) fn new(sock: TcpStream, side: Side, pool: &'static Pool) -> io::Result<SwIo> {
+    /// With `release_keys`, a connection that goes quiet drops its AEAD key schedules.
+    pub(crate) fn new(
+        sock: TcpStream,
+        side: Side,
+        pool: &'static Pool,
+        release_keys: bool,
+    ) -> io::Result<SwIo> {
         let mut alts = Conn::new(ReadyFd::new(sock)?, crate::wire::crypter(side), pool);
         alts.set_frame_size(ALTS_FRAME_SIZE)?;
         let cfg = Config::new().expect_client_preface(side == Side::Server);
@@ -41,6 +48,7 @@ impl SwIo {
             out: Vec::new(),
             out_bytes: 0,
             pool,
+            release_keys,
         })
     }
 
@@ -227,5 +235,16 @@ impl Io for SwIo {
         c.alts_holding += usize::from(self.rd.get_ref().holds_buffer());
         c.write_queued += self.queued();
         c.write_buffers += self.out.len();
+    }
+
+    fn quiesce(&mut self) -> bool {
+        let idle = !self.rd.holds_buffer()
+            && !self.rd.get_ref().holds_buffer()
+            && self.wr.pending() == 0
+            && self.out.is_empty();
+        if self.release_keys && idle {
+            self.rd.get_mut().release_key_schedules();
+        }
+        self.release_keys && idle
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Why [`Io::read_frames`] stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +37,16 @@ pub(crate) trait Io {
     fn fd(&self) -> BorrowedFd<'_>;
     /// Adds this connection's buffer holdings to `c`.
     fn census(&self, c: &mut Census);
+    /// The connection has been quiet for a while: drop what can be rebuilt on the next
+    /// wake-up (slackwater: the AEAD key schedules). Returns whether anything was dropped.
+    fn quiesce(&mut self) -> bool {
+        false
+    }
 }
+
+/// How often a worker looks for connections that went quiet; one that saw no event for a
+/// whole period is quiesced ([`Io::quiesce`]) at the next sweep.
+pub(crate) const SWEEP: Duration = Duration::from_millis(250);
 
 /// What the connections of a process hold, summed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -112,6 +121,10 @@ struct Session {
     io: Box<dyn Io>,
     logic: Box<dyn Logic>,
     interest: Interest,
+    /// The sweep tick of the last event.
+    active: u64,
+    /// Quiesced since the last event.
+    quiet: bool,
 }
 
 impl Session {
@@ -225,6 +238,8 @@ fn report(counters: &Counters, e: &io::Error) {
 }
 
 fn run(poller: Poller, rx: Receiver<Cmd>, factory: &Factory, counters: &'static Counters) {
+    let mut tick = 0u64;
+    let mut next_sweep = Instant::now() + SWEEP;
     let mut slab: Vec<Option<Session>> = Vec::new();
     let mut free: Vec<usize> = Vec::new();
     let mut events = Events::with_capacity(1024);
@@ -242,7 +257,7 @@ fn run(poller: Poller, rx: Receiver<Cmd>, factory: &Factory, counters: &'static 
         Ok(())
     };
     loop {
-        if let Err(e) = poller.wait(&mut events, Some(Duration::from_millis(500))) {
+        if let Err(e) = poller.wait(&mut events, Some(SWEEP)) {
             eprintln!("poller: {e}");
             return;
         }
@@ -252,6 +267,7 @@ fn run(poller: Poller, rx: Receiver<Cmd>, factory: &Factory, counters: &'static 
                 continue; // stale: the connection is gone
             };
             let before = s.interest;
+            (s.active, s.quiet) = (tick, false);
             let r = s.drive(counters).and_then(|open| {
                 if open {
                     update(s, t, before)?;
@@ -279,6 +295,8 @@ fn run(poller: Poller, rx: Receiver<Cmd>, factory: &Factory, counters: &'static 
                             io,
                             logic,
                             interest: Interest::READABLE,
+                            active: tick,
+                            quiet: false,
                         };
                         s.logic.start(s.io.sink())?;
                         poller.register_with(s.io.fd(), t as u64, s.interest)?;
@@ -299,6 +317,7 @@ fn run(poller: Poller, rx: Receiver<Cmd>, factory: &Factory, counters: &'static 
                     for t in 0..slab.len() {
                         let Some(s) = slab[t].as_mut() else { continue };
                         let before = s.interest;
+                        (s.active, s.quiet) = (tick, false);
                         let r = s
                             .logic
                             .burst(s.io.sink())
@@ -322,6 +341,16 @@ fn run(poller: Poller, rx: Receiver<Cmd>, factory: &Factory, counters: &'static 
                     let _ = tx.send(c);
                 }
                 Cmd::Stop => return,
+            }
+        }
+        if Instant::now() >= next_sweep {
+            tick += 1;
+            next_sweep = Instant::now() + SWEEP;
+            for s in slab.iter_mut().flatten() {
+                if !s.quiet && s.active + 2 <= tick && s.io.unsent() == 0 {
+                    s.io.quiesce();
+                    s.quiet = true;
+                }
             }
         }
     }

@@ -30,6 +30,7 @@ fn run(mode: Mode) -> (Report, f64) {
         client_recv_buffer: Some(4096),
         pool,
         quiet: true,
+        release_keys: true,
     };
     let r = run_server(&opts, Link::thread).expect("the run completes");
     assert_eq!(pool.stats().in_use(), 0, "a buffer outlived its connection");

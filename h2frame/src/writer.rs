@@ -136,7 +136,12 @@ impl<'p> FrameWriter<'p> {
     /// let Frame::Data(d) = decode(&wire).unwrap().unwrap().0 else { panic!() };
     /// assert_eq!((d.stream_id, d.end_stream, &d.data[..]), (3, true, &b"hello"[..]));
     /// ```
-    pub fn write_data(&mut self, stream_id: u32, end_stream: bool, data: &[u8]) -> Result<(), Error> {
+    pub fn write_data(
+        &mut self,
+        stream_id: u32,
+        end_stream: bool,
+        data: &[u8],
+    ) -> Result<(), Error> {
         if data.len() > self.max_frame_size as usize {
             return Err(Error::Invalid("DATA longer than the peer's max frame size"));
         }
