@@ -25,8 +25,12 @@ const WRITE_BATCH: usize = 64 * 1024;
 /// advanced past the 8-byte header (no copy). Several complete records read at once are
 /// decrypted in place and their plaintexts moved together; bytes of a following, incomplete
 /// record are moved to a buffer of their own (whichever of the two is smaller is copied). A
-/// partial record keeps its buffer, grown to a larger class only when the record needs it and
-/// never past the read limit. Once nothing (decrypted or not) is left, no buffer is held.
+/// partial record keeps its buffer, grown to a larger class only when the record needs it
+/// (at most doubling, and never past the read limit). Before waiting for the rest of a
+/// record, its received part moves into the smallest pool class that holds the whole record
+/// (256 B while only part of the header is there), so a connection waiting in mid-record pins
+/// one buffer of that class at most. Once nothing (decrypted or not) is left, no buffer is
+/// held.
 ///
 /// * `Conn` implements [`ReadyRead`] (both forms: a transport `WouldBlock` in the middle of a
 ///   record keeps the partial record and returns `WouldBlock`), so an HTTP/2 frame reader can
@@ -361,10 +365,23 @@ impl<T: ReadyRead> Conn<'_, T> {
                         Err(e) => return Err(self.fail(e)),
                     };
                     let rx = self.rx.as_mut().expect("checked above");
-                    let n = if blocking {
-                        self.transport.append_on_ready(rx, need)?
-                    } else {
-                        self.transport.try_append_ready(rx, need)?
+                    let n = match self.transport.try_append_ready(rx, need) {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            // About to wait holding a partial record: keep only what it needs.
+                            if let Err(e) = self.shrink(pool) {
+                                return Err(self.fail(e));
+                            }
+                            if !blocking {
+                                return Err(e);
+                            }
+                            let need = match self.make_room(pool) {
+                                Ok(n) => n,
+                                Err(e) => return Err(self.fail(e)),
+                            };
+                            let rx = self.rx.as_mut().expect("checked above");
+                            self.transport.append_on_ready(rx, need)?
+                        }
+                        r => r?,
                     };
                     if n == 0 {
                         self.eof = true;
@@ -383,11 +400,13 @@ impl<T: ReadyRead> Conn<'_, T> {
             Header::Frame { total } => total,
         };
         let have = rx.len();
-        if have + rx.spare_capacity() < total {
-            // Grow with the bytes actually received (at most doubling), so a peer that
-            // announces a large record and goes quiet pins little: never more than twice what
-            // it sent (or one read buffer), and never past the read limit + 4.
-            let target = total.min(have.saturating_mul(2).max(DEFAULT_READ_SIZE));
+        // Grow with the bytes actually received (at most doubling), so a peer that announces
+        // a large record and goes quiet pins little: never more than twice what it sent (or
+        // one read buffer), and never past the read limit + 4. A buffer is replaced only when
+        // it cannot hold that much, so a record dribbled in small pieces costs O(log n)
+        // buffers and copies, not one per piece.
+        let target = total.min(have.saturating_mul(2).max(DEFAULT_READ_SIZE));
+        if rx.capacity() < target {
             let mut bigger = pool.get(target).map_err(AltsError::from)?;
             let _ = bigger.extend_from_slice(rx);
             *rx = bigger;
@@ -395,6 +414,31 @@ impl<T: ReadyRead> Conn<'_, T> {
             rx.compact();
         }
         Ok((total - have).min(rx.spare_capacity()))
+    }
+
+    /// Before a wait in the middle of a record: if its received part sits in a buffer of a
+    /// larger class than the whole record needs (its 8-byte header while the length is not
+    /// known), move it into the smallest class that holds it, so a connection waiting for
+    /// the rest of a record pins no more than that record's class.
+    fn shrink(&mut self, pool: &Pool) -> Result<(), AltsError> {
+        let rx = self.rx.as_mut().expect("called with a partial record");
+        let total = match frame::parse_header(rx, self.read_limit)? {
+            Header::Need(_) => frame::HEADER,
+            Header::Frame { total } => total,
+        };
+        let fits = pool
+            .config()
+            .class_sizes()
+            .iter()
+            .copied()
+            .find(|&c| c >= total)
+            .unwrap_or(total);
+        if rx.capacity() > fits {
+            let mut smaller = pool.get(total).map_err(AltsError::from)?;
+            let _ = smaller.extend_from_slice(rx);
+            *rx = smaller;
+        }
+        Ok(())
     }
 
     /// Decrypts every complete record at the front of `rx` in place and returns their
