@@ -12,8 +12,10 @@ const SIZE: ErrorCode = ErrorCode::FRAME_SIZE_ERROR;
 /// the frame size against `max_frame_size`, stream-id rules, fixed and minimum lengths.
 /// Every error it returns is a connection error (the frame cannot be skipped safely: it is too
 /// large, or it concerns connection state). The PRIORITY length check, the only fixed-size
-/// violation that is a stream error, is left to [`parse`], after the payload has been read.
-pub(crate) fn check_header(h: &FrameHeader, max_frame_size: u32) -> Result<(), Error> {
+/// violation that is a stream error, is left to [`decode_body`], after the payload has been
+/// read.
+#[inline(always)]
+pub(crate) fn check_header(h: FrameHeader, max_frame_size: u32) -> Result<(), Error> {
     if h.length > max_frame_size {
         return Err(Error::conn(
             SIZE,
@@ -109,78 +111,79 @@ pub(crate) fn check_header(h: &FrameHeader, max_frame_size: u32) -> Result<(), E
     Ok(())
 }
 
-/// A validated frame whose byte fields are still ranges of the payload.
-#[derive(Debug)]
-pub(crate) enum Layout {
-    Data {
-        data: Range<usize>,
-        pad: Option<Range<usize>>,
-    },
-    Headers {
-        prio: Option<PrioritySpec>,
-        frag: Range<usize>,
-        pad: Option<Range<usize>>,
-    },
-    Priority(PrioritySpec),
-    RstStream(u32),
-    Settings,
-    PushPromise {
-        promised: u32,
-        frag: Range<usize>,
-        pad: Option<Range<usize>>,
-    },
-    Ping([u8; 8]),
-    GoAway {
-        last: u32,
-        code: u32,
-    },
-    WindowUpdate(u32),
-    Continuation,
-    Unknown,
+/// Where a frame's payload is, and how its byte fields become [`Payload`]s.
+pub(crate) trait Source {
+    /// The payload: exactly the header's length in bytes.
+    fn bytes(&self) -> &[u8];
+    /// Bytes `r` of the payload as a [`Payload`]: inline when small, else a view or a copy
+    /// (the copy-out rule).
+    fn payload(&mut self, r: Range<usize>) -> Payload;
+    /// Called with every error the payload checks find, before it is returned.
+    #[inline(always)]
+    fn fail(&mut self, e: Error) -> Error {
+        e
+    }
 }
 
-impl Layout {
-    /// The byte ranges of the payload the frame will carry.
-    pub(crate) fn ranges(&self, len: usize) -> [Option<Range<usize>>; 2] {
-        match self {
-            Layout::Data { data, pad } => [Some(data.clone()), pad.clone()],
-            Layout::Headers { frag, pad, .. } | Layout::PushPromise { frag, pad, .. } => {
-                [Some(frag.clone()), pad.clone()]
-            }
-            Layout::GoAway { .. } => [Some(8..len), None],
-            Layout::Settings | Layout::Continuation | Layout::Unknown => [Some(0..len), None],
-            _ => [None, None],
-        }
-    }
+/// A plain slice: payloads are copied.
+pub(crate) struct SliceSrc<'a>(pub(crate) &'a [u8]);
 
-    /// Whether building the frame from a buffer of `capacity` bytes will make a view.
-    pub(crate) fn needs_view(&self, len: usize, capacity: usize, ratio: usize) -> bool {
-        self.ranges(len)
-            .iter()
-            .flatten()
-            .any(|r| wants_view(r.len(), capacity, ratio))
+impl Source for SliceSrc<'_> {
+    #[inline(always)]
+    fn bytes(&self) -> &[u8] {
+        self.0
     }
+    #[inline(always)]
+    fn payload(&mut self, r: Range<usize>) -> Payload {
+        Payload::copy_from_slice(&self.0[r])
+    }
+}
 
-    /// Bytes of header block carried (HEADERS, PUSH_PROMISE and CONTINUATION).
-    pub(crate) fn fragment_len(&self, len: usize) -> usize {
-        match self {
-            Layout::Headers { frag, .. } | Layout::PushPromise { frag, .. } => frag.len(),
-            Layout::Continuation => len,
-            _ => 0,
+/// A frozen buffer: large payloads are views. The payload is `buf[base..end]`.
+pub(crate) struct SharedSrc<'a> {
+    pub(crate) buf: &'a SharedBuf,
+    pub(crate) base: usize,
+    pub(crate) end: usize,
+    pub(crate) ratio: usize,
+}
+
+impl Source for SharedSrc<'_> {
+    #[inline(always)]
+    fn bytes(&self) -> &[u8] {
+        &self.buf[self.base..self.end]
+    }
+    #[inline(always)]
+    fn payload(&mut self, r: Range<usize>) -> Payload {
+        let r = self.base + r.start..self.base + r.end;
+        if wants_view(r.len(), self.buf.buffer_capacity(), self.ratio) {
+            view_or_copy(self.buf, r)
+        } else {
+            Payload::copy_from_slice(&self.buf[r])
         }
     }
 }
 
-#[inline]
-fn wants_view(len: usize, capacity: usize, ratio: usize) -> bool {
+/// A view of `buf[r]` (a copy if the view cannot be made).
+#[cold]
+pub(crate) fn view_or_copy(buf: &SharedBuf, r: Range<usize>) -> Payload {
+    match buf.slice(r.clone()) {
+        Some(v) => Payload::from(v),
+        None => Payload::copy_from_slice(&buf[r]),
+    }
+}
+
+/// Whether the copy-out rule makes a payload of `len` bytes a view of a buffer of `capacity`.
+#[inline(always)]
+pub(crate) fn wants_view(len: usize, capacity: usize, ratio: usize) -> bool {
     len > Payload::INLINE_MAX && len.saturating_mul(ratio) >= capacity
 }
 
-#[inline]
+#[inline(always)]
 fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
+#[inline(always)]
 fn prio_at(p: &[u8], at: usize) -> PrioritySpec {
     let word = be32(p, at);
     PrioritySpec {
@@ -192,6 +195,7 @@ fn prio_at(p: &[u8], at: usize) -> PrioritySpec {
 
 /// Splits `p[start..]` into (content, padding) for a PADDED frame; `start` is past the pad
 /// length byte and the fixed fields.
+#[inline(always)]
 fn padding(
     p: &[u8],
     padded: bool,
@@ -202,6 +206,15 @@ fn padding(
     if !padded {
         return Ok((fixed..p.len(), None));
     }
+    padded_split(p, fixed, reject_nonzero, what)
+}
+
+fn padded_split(
+    p: &[u8],
+    fixed: usize,
+    reject_nonzero: bool,
+    what: &'static str,
+) -> Result<(Range<usize>, Option<Range<usize>>), Error> {
     // `check_header` guarantees p.len() >= 1 when PADDED.
     let pad = usize::from(p[0]);
     let start = 1 + fixed;
@@ -215,228 +228,210 @@ fn padding(
     Ok((start..end, Some(end..p.len())))
 }
 
-/// Validates a whole frame (`p` is its payload, exactly `h.length` bytes).
-pub(crate) fn parse(
-    h: &FrameHeader,
-    p: &[u8],
-    max_frame_size: u32,
+/// SETTINGS values (RFC 9113 §6.5.2); `p` is a multiple of 6 bytes.
+fn check_settings(p: &[u8]) -> Result<(), Error> {
+    for c in p.chunks_exact(6) {
+        let id = u16::from_be_bytes([c[0], c[1]]);
+        let v = be32(c, 2);
+        match id {
+            Setting::ENABLE_PUSH if v > 1 => {
+                return Err(Error::conn(PROTO, "SETTINGS: ENABLE_PUSH not 0 or 1"));
+            }
+            Setting::INITIAL_WINDOW_SIZE if v > STREAM_ID_MASK => {
+                return Err(Error::conn(
+                    ErrorCode::FLOW_CONTROL_ERROR,
+                    "SETTINGS: INITIAL_WINDOW_SIZE > 2^31-1",
+                ));
+            }
+            Setting::MAX_FRAME_SIZE
+                if !(DEFAULT_MAX_FRAME_SIZE..=MAX_FRAME_SIZE_LIMIT).contains(&v) =>
+            {
+                return Err(Error::conn(PROTO, "SETTINGS: MAX_FRAME_SIZE out of range"));
+            }
+            Setting::ENABLE_CONNECT_PROTOCOL if v > 1 => {
+                return Err(Error::conn(
+                    PROTO,
+                    "SETTINGS: ENABLE_CONNECT_PROTOCOL not 0 or 1",
+                ));
+            }
+            Setting::NO_RFC7540_PRIORITIES if v > 1 => {
+                return Err(Error::conn(
+                    PROTO,
+                    "SETTINGS: NO_RFC7540_PRIORITIES not 0 or 1",
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Validates the payload of a frame whose header [`check_header`] has accepted, and builds
+/// the frame from `src` in the same pass (no intermediate value: every field is written
+/// once, into the result).
+#[inline(always)]
+pub(crate) fn decode_body<S: Source>(
+    h: FrameHeader,
+    src: &mut S,
     reject_nonzero_padding: bool,
-) -> Result<Layout, Error> {
-    check_header(h, max_frame_size)?;
-    debug_assert_eq!(p.len(), h.length as usize);
+) -> Result<Option<Frame>, Error> {
+    let len = h.length as usize;
+    debug_assert_eq!(src.bytes().len(), len);
     let padded = h.flags & flags::PADDED != 0;
-    Ok(match h.kind {
+    let end_stream = h.flags & flags::END_STREAM != 0;
+    let end_headers = h.flags & flags::END_HEADERS != 0;
+    let ack = h.flags & flags::ACK != 0;
+    let stream_id = h.stream_id;
+    // Every error goes through `src.fail`, so that a source can note it without the caller
+    // having to look at (and so move) the result.
+    macro_rules! bail {
+        ($e:expr) => {
+            return Err(src.fail($e))
+        };
+    }
+    macro_rules! check {
+        ($e:expr) => {
+            match $e {
+                Ok(v) => v,
+                Err(e) => bail!(e),
+            }
+        };
+    }
+    Ok(Some(match h.kind {
         kind::DATA => {
-            let (data, pad) = padding(
-                p,
+            let (data, pad) = check!(padding(
+                src.bytes(),
                 padded,
                 0,
                 reject_nonzero_padding,
                 "DATA: pad length too large",
-            )?;
-            Layout::Data { data, pad }
+            ));
+            Frame::Data(Data {
+                stream_id,
+                end_stream,
+                data: src.payload(data),
+                padding: pad.map(|r| src.payload(r)),
+            })
         }
         kind::HEADERS => {
             let has_prio = h.flags & flags::PRIORITY != 0;
             let fixed = if has_prio { 5 } else { 0 };
-            let (frag, pad) = padding(
+            let p = src.bytes();
+            let (frag, pad) = check!(padding(
                 p,
                 padded,
                 fixed,
                 reject_nonzero_padding,
                 "HEADERS: pad length too large",
-            )?;
-            let prio = has_prio.then(|| prio_at(p, usize::from(padded)));
-            Layout::Headers { prio, frag, pad }
+            ));
+            let priority = has_prio.then(|| prio_at(p, usize::from(padded)));
+            Frame::Headers(Headers {
+                stream_id,
+                end_stream,
+                end_headers,
+                priority,
+                fragment: src.payload(frag),
+                padding: pad.map(|r| src.payload(r)),
+            })
         }
         kind::PRIORITY => {
-            if p.len() != 5 {
-                return Err(Error::stream(SIZE, h.stream_id, "PRIORITY: length != 5"));
+            if len != 5 {
+                bail!(Error::stream(SIZE, stream_id, "PRIORITY: length != 5"));
             }
-            Layout::Priority(prio_at(p, 0))
+            Frame::Priority(Priority {
+                stream_id,
+                spec: prio_at(src.bytes(), 0),
+            })
         }
-        kind::RST_STREAM => Layout::RstStream(be32(p, 0)),
+        kind::RST_STREAM => Frame::RstStream(RstStream {
+            stream_id,
+            error_code: ErrorCode(be32(src.bytes(), 0)),
+        }),
         kind::SETTINGS => {
-            for c in p.chunks_exact(6) {
-                let id = u16::from_be_bytes([c[0], c[1]]);
-                let v = be32(c, 2);
-                match id {
-                    Setting::ENABLE_PUSH if v > 1 => {
-                        return Err(Error::conn(PROTO, "SETTINGS: ENABLE_PUSH not 0 or 1"));
-                    }
-                    Setting::INITIAL_WINDOW_SIZE if v > STREAM_ID_MASK => {
-                        return Err(Error::conn(
-                            ErrorCode::FLOW_CONTROL_ERROR,
-                            "SETTINGS: INITIAL_WINDOW_SIZE > 2^31-1",
-                        ));
-                    }
-                    Setting::MAX_FRAME_SIZE
-                        if !(DEFAULT_MAX_FRAME_SIZE..=MAX_FRAME_SIZE_LIMIT).contains(&v) =>
-                    {
-                        return Err(Error::conn(PROTO, "SETTINGS: MAX_FRAME_SIZE out of range"));
-                    }
-                    Setting::ENABLE_CONNECT_PROTOCOL if v > 1 => {
-                        return Err(Error::conn(
-                            PROTO,
-                            "SETTINGS: ENABLE_CONNECT_PROTOCOL not 0 or 1",
-                        ));
-                    }
-                    Setting::NO_RFC7540_PRIORITIES if v > 1 => {
-                        return Err(Error::conn(
-                            PROTO,
-                            "SETTINGS: NO_RFC7540_PRIORITIES not 0 or 1",
-                        ));
-                    }
-                    _ => {}
-                }
-            }
-            Layout::Settings
+            check!(check_settings(src.bytes()));
+            Frame::Settings(Settings::from_raw(ack, src.payload(0..len)))
         }
         kind::PUSH_PROMISE => {
-            let (frag, pad) = padding(
+            let p = src.bytes();
+            let (frag, pad) = check!(padding(
                 p,
                 padded,
                 4,
                 reject_nonzero_padding,
                 "PUSH_PROMISE: pad length too large",
-            )?;
-            let promised = be32(p, usize::from(padded)) & STREAM_ID_MASK;
-            if promised == 0 {
-                return Err(Error::conn(PROTO, "PUSH_PROMISE: promised stream id == 0"));
+            ));
+            let promised_id = be32(p, usize::from(padded)) & STREAM_ID_MASK;
+            if promised_id == 0 {
+                bail!(Error::conn(PROTO, "PUSH_PROMISE: promised stream id == 0"));
             }
-            if promised % 2 == 1 {
-                return Err(Error::conn(
+            if promised_id % 2 == 1 {
+                bail!(Error::conn(
                     PROTO,
                     "PUSH_PROMISE: promised stream id is odd",
                 ));
             }
-            Layout::PushPromise {
-                promised,
-                frag,
-                pad,
-            }
+            Frame::PushPromise(PushPromise {
+                stream_id,
+                end_headers,
+                promised_id,
+                fragment: src.payload(frag),
+                padding: pad.map(|r| src.payload(r)),
+            })
         }
         kind::PING => {
+            let p = src.bytes();
             let mut data = [0; 8];
             data.copy_from_slice(&p[..8]);
-            Layout::Ping(data)
+            Frame::Ping(Ping { ack, data })
         }
-        kind::GOAWAY => Layout::GoAway {
-            last: be32(p, 0) & STREAM_ID_MASK,
-            code: be32(p, 4),
-        },
+        kind::GOAWAY => {
+            let p = src.bytes();
+            let last_stream_id = be32(p, 0) & STREAM_ID_MASK;
+            let error_code = ErrorCode(be32(p, 4));
+            Frame::GoAway(GoAway {
+                last_stream_id,
+                error_code,
+                debug_data: src.payload(8..len),
+            })
+        }
         kind::WINDOW_UPDATE => {
-            let inc = be32(p, 0) & STREAM_ID_MASK;
-            if inc == 0 {
-                return Err(if h.stream_id == 0 {
+            let increment = be32(src.bytes(), 0) & STREAM_ID_MASK;
+            if increment == 0 {
+                bail!(if stream_id == 0 {
                     Error::conn(PROTO, "WINDOW_UPDATE: increment 0 on the connection")
                 } else {
-                    Error::stream(PROTO, h.stream_id, "WINDOW_UPDATE: increment 0")
+                    Error::stream(PROTO, stream_id, "WINDOW_UPDATE: increment 0")
                 });
             }
-            Layout::WindowUpdate(inc)
+            Frame::WindowUpdate(WindowUpdate {
+                stream_id,
+                increment,
+            })
         }
-        kind::CONTINUATION => Layout::Continuation,
-        _ => Layout::Unknown,
-    })
-}
-
-/// Where a frame's bytes are: a plain slice (payloads are copied) or a frozen buffer (payloads
-/// may be views). `base` is the payload's offset in the buffer.
-pub(crate) enum Src<'a> {
-    Slice(&'a [u8]),
-    Shared { buf: &'a SharedBuf, base: usize },
-}
-
-impl Src<'_> {
-    #[inline]
-    fn payload(&self, r: Range<usize>, capacity: usize, ratio: usize) -> Payload {
-        match self {
-            Src::Slice(p) => Payload::copy_from_slice(&p[r]),
-            Src::Shared { buf, base } => {
-                if wants_view(r.len(), capacity, ratio) {
-                    match buf.slice(base + r.start..base + r.end) {
-                        Some(v) => Payload::from(v),
-                        None => Payload::copy_from_slice(&buf[base + r.start..base + r.end]),
-                    }
-                } else {
-                    Payload::copy_from_slice(&buf[base + r.start..base + r.end])
-                }
-            }
-        }
-    }
-}
-
-#[inline]
-/// Builds the frame; `capacity` is that of the buffer behind `src` (for the copy-out rule).
-pub(crate) fn build(
-    h: &FrameHeader,
-    l: Layout,
-    src: &Src<'_>,
-    capacity: usize,
-    ratio: usize,
-) -> Frame {
-    let pl = |r: Range<usize>| src.payload(r, capacity, ratio);
-    let len = h.length as usize;
-    let end_stream = h.flags & flags::END_STREAM != 0;
-    let end_headers = h.flags & flags::END_HEADERS != 0;
-    let ack = h.flags & flags::ACK != 0;
-    match l {
-        Layout::Data { data, pad } => Frame::Data(Data {
-            stream_id: h.stream_id,
-            end_stream,
-            data: pl(data),
-            padding: pad.map(pl),
-        }),
-        Layout::Headers { prio, frag, pad } => Frame::Headers(Headers {
-            stream_id: h.stream_id,
-            end_stream,
+        kind::CONTINUATION => Frame::Continuation(Continuation {
+            stream_id,
             end_headers,
-            priority: prio,
-            fragment: pl(frag),
-            padding: pad.map(pl),
+            fragment: src.payload(0..len),
         }),
-        Layout::Priority(spec) => Frame::Priority(Priority {
-            stream_id: h.stream_id,
-            spec,
-        }),
-        Layout::RstStream(code) => Frame::RstStream(RstStream {
-            stream_id: h.stream_id,
-            error_code: ErrorCode(code),
-        }),
-        Layout::Settings => Frame::Settings(Settings::from_raw(ack, pl(0..len))),
-        Layout::PushPromise {
-            promised,
-            frag,
-            pad,
-        } => Frame::PushPromise(PushPromise {
-            stream_id: h.stream_id,
-            end_headers,
-            promised_id: promised,
-            fragment: pl(frag),
-            padding: pad.map(pl),
-        }),
-        Layout::Ping(data) => Frame::Ping(Ping { ack, data }),
-        Layout::GoAway { last, code } => Frame::GoAway(GoAway {
-            last_stream_id: last,
-            error_code: ErrorCode(code),
-            debug_data: pl(8..len),
-        }),
-        Layout::WindowUpdate(increment) => Frame::WindowUpdate(WindowUpdate {
-            stream_id: h.stream_id,
-            increment,
-        }),
-        Layout::Continuation => Frame::Continuation(Continuation {
-            stream_id: h.stream_id,
-            end_headers,
-            fragment: pl(0..len),
-        }),
-        Layout::Unknown => Frame::Unknown(Unknown {
+        _ => Frame::Unknown(Unknown {
             kind: h.kind,
             flags: h.flags,
-            stream_id: h.stream_id,
-            payload: pl(0..len),
+            stream_id,
+            payload: src.payload(0..len),
         }),
+    }))
+}
+
+/// Decodes one whole frame whose header [`check_header`] has accepted, with its size.
+#[inline]
+fn decode_one<S: Source>(
+    h: FrameHeader,
+    reject_nonzero_padding: bool,
+    mut src: S,
+) -> Result<Option<(Frame, usize)>, Error> {
+    match decode_body(h, &mut src, reject_nonzero_padding)? {
+        Some(f) => Ok(Some((f, FRAME_HEADER_LEN + h.length as usize))),
+        None => Ok(None),
     }
 }
 
@@ -522,16 +517,12 @@ impl Decoder {
         let Some(h) = FrameHeader::parse(bytes) else {
             return Ok(None);
         };
-        check_header(&h, self.max_frame_size)?;
+        check_header(h, self.max_frame_size)?;
         let n = FRAME_HEADER_LEN + h.length as usize;
         let Some(p) = bytes.get(FRAME_HEADER_LEN..n) else {
             return Ok(None);
         };
-        let l = parse(&h, p, self.max_frame_size, self.reject_nonzero_padding)?;
-        Ok(Some((
-            build(&h, l, &Src::Slice(p), 0, self.copy_out_ratio),
-            n,
-        )))
+        decode_one(h, self.reject_nonzero_padding, SliceSrc(p))
     }
 
     /// Like [`decode`](Decoder::decode), over a frozen buffer: large payloads come out as
@@ -554,20 +545,18 @@ impl Decoder {
         let Some(h) = FrameHeader::parse(buf) else {
             return Ok(None);
         };
-        check_header(&h, self.max_frame_size)?;
+        check_header(h, self.max_frame_size)?;
         let n = FRAME_HEADER_LEN + h.length as usize;
-        let Some(p) = buf.get(FRAME_HEADER_LEN..n) else {
+        if buf.len() < n {
             return Ok(None);
-        };
-        let l = parse(&h, p, self.max_frame_size, self.reject_nonzero_padding)?;
-        let src = Src::Shared {
+        }
+        let src = SharedSrc {
             buf,
             base: FRAME_HEADER_LEN,
+            end: n,
+            ratio: self.copy_out_ratio,
         };
-        Ok(Some((
-            build(&h, l, &src, buf.buffer_capacity(), self.copy_out_ratio),
-            n,
-        )))
+        decode_one(h, self.reject_nonzero_padding, src)
     }
 }
 

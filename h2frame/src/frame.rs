@@ -91,13 +91,17 @@ impl FrameHeader {
     /// ```
     #[inline]
     pub fn parse(bytes: &[u8]) -> Option<FrameHeader> {
-        let h: &[u8; 9] = bytes.get(..FRAME_HEADER_LEN)?.try_into().ok()?;
-        Some(FrameHeader {
+        Some(FrameHeader::from_array(bytes.first_chunk()?))
+    }
+
+    #[inline(always)]
+    pub(crate) fn from_array(h: &[u8; FRAME_HEADER_LEN]) -> FrameHeader {
+        FrameHeader {
             length: u32::from_be_bytes([0, h[0], h[1], h[2]]),
             kind: h[3],
             flags: h[4],
             stream_id: u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & STREAM_ID_MASK,
-        })
+        }
     }
 
     /// The 9 wire bytes (length truncated to 24 bits, stream id to 31 bits).
@@ -176,6 +180,7 @@ impl Payload {
     /// let p = slackwater_h2frame::Payload::copy_from_slice(&[1; 100]);
     /// assert_eq!(p.len(), 100);
     /// ```
+    #[inline]
     pub fn copy_from_slice(bytes: &[u8]) -> Payload {
         if bytes.len() <= Payload::INLINE_MAX {
             let mut inline = [0; Payload::INLINE_MAX];
@@ -185,8 +190,25 @@ impl Payload {
                 bytes: inline,
             })
         } else {
-            Payload(Repr::Heap(bytes.into()))
+            Payload::heap(bytes)
         }
+    }
+
+    #[inline(never)]
+    fn heap(bytes: &[u8]) -> Payload {
+        Payload(Repr::Heap(bytes.into()))
+    }
+
+    /// An inline payload of the first `len` (at most [`Payload::INLINE_MAX`]) bytes of
+    /// `window`; the rest of the window (the bytes that follow the payload in its buffer) is
+    /// stored but never shown. A fixed-size copy: no length-dependent `memcpy`.
+    #[inline(always)]
+    pub(crate) fn inline_window(window: &[u8; Payload::INLINE_MAX], len: usize) -> Payload {
+        debug_assert!(len <= Payload::INLINE_MAX);
+        Payload(Repr::Inline {
+            len: len as u8,
+            bytes: *window,
+        })
     }
 
     /// The zero-copy view, if this payload is one.

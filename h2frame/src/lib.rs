@@ -31,8 +31,9 @@
 //!
 //! # Pieces
 //! * [`FrameReader`]: blocking [`read_frame`](FrameReader::read_frame) and non-blocking
-//!   [`try_read_frame`](FrameReader::try_read_frame), client preface check, CONTINUATION
-//!   sequencing and flood cap, unknown frames skipped or surfaced ([`Config`]).
+//!   [`try_read_frame`](FrameReader::try_read_frame), the server side's rules (client
+//!   preface, SETTINGS first, no PUSH_PROMISE: [`Config::expect_client_preface`]),
+//!   CONTINUATION sequencing and flood cap, unknown frames skipped or surfaced ([`Config`]).
 //! * [`decode`] / [`Decoder`]: stateless single-frame decoding (no sequencing state).
 //! * [`FrameWriter`] / [`encode`]: every frame type into pooled buffers.
 //! * [`Frame`] and one struct per type; [`FrameHeader`]; [`Payload`].

@@ -1,6 +1,6 @@
 //! [`FrameReader`]: frames from any [`ReadyRead`], holding a buffer only while bytes wait.
 
-use crate::decode::{Layout, Src, build, check_header, parse};
+use crate::decode::{Source, check_header, decode_body, view_or_copy, wants_view};
 use crate::frame::*;
 use crate::{Error, ErrorCode, Scope};
 use slackwater_ready::{Buf, Pool, ReadyRead, SharedBuf, global};
@@ -104,12 +104,20 @@ impl Config {
     }
 
     /// The CONTINUATION flood cap (CVE-2024-27316): at most `frames` CONTINUATION frames and
-    /// `bytes` bytes of header block fragments (HEADERS/PUSH_PROMISE included) per field
-    /// block; more is a connection `ENHANCE_YOUR_CALM`, detected from the frame header
-    /// before its payload is read.
+    /// `bytes` bytes per field block; more is a connection `ENHANCE_YOUR_CALM`. The bytes
+    /// counted are the payload lengths of the block's frames (the HEADERS or PUSH_PROMISE
+    /// frame that opens it, padding and priority / promised-id fields included, and every
+    /// CONTINUATION), so both limits are decided from each frame's 9-byte header, before any
+    /// of its payload is read or a buffer taken for it. A single HEADERS frame (with
+    /// END_HEADERS) is a field block too: one longer than `bytes` is refused from its header.
     ///
     /// ```
-    /// let c = slackwater_h2frame::Config::new().continuation_limits(8, 64 * 1024);
+    /// use slackwater_h2frame::{Config, ErrorCode, FrameReader, global};
+    /// let cfg = Config::new().continuation_limits(8, 4096);
+    /// // A HEADERS header announcing 5,000 bytes, and nothing else: refused from 9 bytes.
+    /// let wire = [0, 0x13, 0x88, 1, 4, 0, 0, 0, 1];
+    /// let mut r = FrameReader::with_config(slackwater_ready::Buffered::new(&wire[..]), global(), cfg);
+    /// assert_eq!(r.read_frame().unwrap_err().code(), Some(ErrorCode::ENHANCE_YOUR_CALM));
     /// ```
     pub fn continuation_limits(mut self, frames: u32, bytes: usize) -> Config {
         self.max_continuations = frames;
@@ -127,10 +135,28 @@ impl Config {
         self
     }
 
-    /// Server side: check the 24-byte client connection preface before the first frame.
+    /// Server side. A reader with this set is the server's reader of a connection, and
+    /// applies the rules that only a server has (RFC 9113):
+    /// * §3.4: the 24-byte client connection preface is checked before the first frame
+    ///   ([`Error::BadPreface`], saying when the client spoke HTTP/1.x);
+    /// * §3.4: the first frame after it must be a SETTINGS frame (not an ACK); anything else
+    ///   is a connection `PROTOCOL_ERROR`, decided from its 9-byte header;
+    /// * §8.4: a client cannot push, so PUSH_PROMISE is a connection `PROTOCOL_ERROR`, also
+    ///   decided from the header.
+    ///
+    /// Off (the default) the reader is a client's: no preface, any first frame, PUSH_PROMISE
+    /// returned (refusing it after sending `SETTINGS_ENABLE_PUSH = 0` is the connection
+    /// layer's job, which knows what it sent).
     ///
     /// ```
-    /// let c = slackwater_h2frame::Config::new().expect_client_preface(true);
+    /// use slackwater_h2frame::{CLIENT_PREFACE, Config, ErrorCode, FrameReader, global};
+    /// let mut wire = CLIENT_PREFACE.to_vec();
+    /// wire.extend_from_slice(&[0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]); // a PING
+    /// let cfg = Config::new().expect_client_preface(true);
+    /// let mut r = FrameReader::with_config(slackwater_ready::Buffered::new(&wire[..]), global(), cfg);
+    /// let e = r.read_frame().unwrap_err(); // the first frame must be SETTINGS
+    /// assert_eq!(e.code(), Some(ErrorCode::PROTOCOL_ERROR));
+    /// assert!(e.is_connection_error());
     /// ```
     pub fn expect_client_preface(mut self, on: bool) -> Config {
         self.expect_preface = on;
@@ -163,7 +189,7 @@ enum Held {
 }
 
 impl Held {
-    #[inline]
+    #[inline(always)]
     fn bytes(&self) -> &[u8] {
         match self {
             Held::Empty => &[],
@@ -182,6 +208,23 @@ impl Held {
             Held::Empty => 0,
             Held::Owned(b) => b.capacity(),
             Held::Frozen(s) => s.buffer_capacity(),
+        }
+    }
+
+    /// Consumes `n` bytes (fewer than buffered): whether any are left. (When none are, the
+    /// caller drops the buffer.)
+    #[inline(always)]
+    fn advance_within(&mut self, n: usize) -> bool {
+        match self {
+            Held::Empty => false,
+            Held::Owned(b) => {
+                b.advance(n);
+                !b.is_empty()
+            }
+            Held::Frozen(s) => {
+                s.advance(n);
+                !s.is_empty()
+            }
         }
     }
 
@@ -205,11 +248,117 @@ impl Held {
     }
 }
 
+/// The reader's frame source: the frame is `cur.bytes()[..end]`, its payload from
+/// `FRAME_HEADER_LEN`; `cap` is the capacity of the buffer (for the copy-out rule). Its drop
+/// consumes the frame, which is after the frame has been built into the return value, so that
+/// nothing has to look at (and so move) the result.
+struct HeldSrc<'a> {
+    cur: &'a mut Held,
+    /// The reader's connection error: set by [`Source::fail`].
+    dead: &'a mut Option<(ErrorCode, &'static str)>,
+    /// The reader's fast-path flag: cleared with `dead`.
+    plain: &'a mut bool,
+    /// The reader's next boundary read size: set when the frame was the last buffered byte.
+    hint: &'a mut usize,
+    read_buffer_size: usize,
+    end: usize,
+    cap: usize,
+    ratio: usize,
+}
+
+impl Drop for HeldSrc<'_> {
+    /// The frame has been decoded: consume it, and after a connection error give the buffer
+    /// back (nothing more will be read).
+    #[inline(always)]
+    fn drop(&mut self) {
+        if self.dead.is_some() || !self.cur.advance_within(self.end) {
+            release(
+                self.cur,
+                self.hint,
+                self.dead.is_some(),
+                self.end,
+                self.read_buffer_size,
+            );
+        }
+    }
+}
+
+/// The buffer is used up (or the reader dead): give it back, and (if not dead) size the next
+/// read after a frame of `n` bytes. (This and the next two are free functions rather than
+/// methods of [`HeldSrc`]: a method taking `&mut self` would make the compiler keep the
+/// source in memory, costing stores and loads on every frame.)
+#[cold]
+#[inline(never)]
+fn release(cur: &mut Held, hint: &mut usize, dead: bool, n: usize, read_buffer_size: usize) {
+    *cur = Held::Empty;
+    if !dead {
+        *hint = next_read_size(n, read_buffer_size);
+    }
+}
+
+/// A connection error: the reader is dead.
+#[cold]
+#[inline(never)]
+fn mark_dead(dead: &mut Option<(ErrorCode, &'static str)>, plain: &mut bool, e: &Error) {
+    *plain = false;
+    *dead = Some((e.code().unwrap_or(ErrorCode::PROTOCOL_ERROR), e.reason()));
+}
+
+/// A view of the payload bytes `r` of the frame at the front of `cur`: the buffer is frozen
+/// first (once per buffer).
+#[inline(never)]
+fn view(cur: &mut Held, r: core::ops::Range<usize>) -> Payload {
+    if matches!(cur, Held::Owned(_))
+        && let Held::Owned(b) = std::mem::replace(cur, Held::Empty)
+    {
+        *cur = Held::Frozen(b.freeze());
+    }
+    let r = FRAME_HEADER_LEN + r.start..FRAME_HEADER_LEN + r.end;
+    match &*cur {
+        Held::Frozen(s) => view_or_copy(s, r),
+        held => Payload::copy_from_slice(&held.bytes()[r]),
+    }
+}
+
+impl Source for HeldSrc<'_> {
+    #[inline(always)]
+    fn bytes(&self) -> &[u8] {
+        &self.cur.bytes()[FRAME_HEADER_LEN..self.end]
+    }
+
+    #[inline(always)]
+    fn payload(&mut self, r: core::ops::Range<usize>) -> Payload {
+        let start = FRAME_HEADER_LEN + r.start;
+        if r.len() <= Payload::INLINE_MAX {
+            let all = self.cur.bytes();
+            // Usually more bytes follow the payload in the buffer: copy a fixed-size window.
+            if let Some(w) = all.get(start..).and_then(|b| b.first_chunk()) {
+                return Payload::inline_window(w, r.len());
+            }
+            return Payload::copy_from_slice(&all[start..FRAME_HEADER_LEN + r.end]);
+        }
+        if wants_view(r.len(), self.cap, self.ratio) {
+            view(self.cur, r)
+        } else {
+            Payload::copy_from_slice(&self.bytes()[r])
+        }
+    }
+
+    #[inline(always)]
+    fn fail(&mut self, e: Error) -> Error {
+        if e.is_connection_error() {
+            mark_dead(self.dead, self.plain, &e);
+        }
+        e
+    }
+}
+
 /// An open field block: HEADERS/PUSH_PROMISE without END_HEADERS, then CONTINUATIONs.
 #[derive(Clone, Copy, Debug)]
 struct Block {
     stream_id: u32,
     continuations: u32,
+    /// Payload bytes of the block's frames so far.
     bytes: usize,
 }
 
@@ -226,8 +375,13 @@ struct Block {
 ///   much larger than itself.
 /// * A frame split across reads is completed in place when its buffer has room (the rest is
 ///   read straight into it, [`ReadyRead::append_on_ready`]); otherwise its received part is
-///   copied once into a buffer of the frame's size and the rest read into that. Large frames
-///   are read exactly, so the next read starts on a frame boundary.
+///   copied into a larger buffer, which grows with the bytes that arrive (at most doubling)
+///   up to the frame's size. The rest of a large frame is read exactly, so the next read
+///   starts on a frame boundary.
+/// * A read at a frame boundary asks for [`Config::read_buffer_size`] bytes, or for exactly
+///   the size of the frame before it when that was between half a read buffer and one (a run
+///   of 16 KiB DATA frames is read one frame per read, each frame in a buffer of its own).
+///   It never asks for more than `read_buffer_size`, whatever frame came before.
 /// * The frame size is checked against [`Config::max_frame_size`] from the 9-byte header,
 ///   before any of the payload is read; no buffer is ever larger than
 ///   `max(read_buffer_size, max_frame_size + 9)`.
@@ -275,8 +429,15 @@ pub struct FrameReader<'p, R> {
     block: Option<Block>,
     /// Bytes of the client preface still to check.
     preface_left: usize,
+    /// Server side, before the first frame: it must be SETTINGS (RFC 9113 §3.4).
+    want_settings: bool,
     /// The connection error that killed the reader.
     dead: Option<(ErrorCode, &'static str)>,
+    /// No preface or skip in progress, no open field block, no SETTINGS awaited, not dead or
+    /// truncated: a whole buffered frame can take the fast path. Cleared wherever one of those
+    /// begins; set again (recomputed) only on the general path, right before a frame is
+    /// decoded.
+    plain: bool,
     /// The stream ended inside a frame (with this many bytes buffered): every later read
     /// reports it again, and the partial frame's buffer has been given back.
     truncated: Option<usize>,
@@ -322,6 +483,8 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
             } else {
                 0
             },
+            want_settings: cfg.expect_preface,
+            plain: !cfg.expect_preface,
             cfg,
             cur: Held::Empty,
             skip: 0,
@@ -363,6 +526,7 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
     /// assert!(matches!(r.read_frame().unwrap(), Some(Frame::WindowUpdate(_))));
     /// assert!(r.read_frame().unwrap().is_none());
     /// ```
+    #[inline]
     pub fn read_frame(&mut self) -> Result<Option<Frame>, Error> {
         self.next_frame(true)
     }
@@ -385,6 +549,7 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
     /// b.write_all(&[3, 4, 5, 6, 7, 8]).unwrap();
     /// assert!(r.try_read_frame().unwrap().is_some());
     /// ```
+    #[inline]
     pub fn try_read_frame(&mut self) -> Result<Option<Frame>, Error> {
         self.next_frame(false)
     }
@@ -463,6 +628,7 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
 
     fn fail(&mut self, e: Error) -> Error {
         if e.is_connection_error() {
+            self.plain = false;
             self.dead = Some((e.code().unwrap_or(ErrorCode::PROTOCOL_ERROR), e.reason()));
             // Nothing more will be read: give the buffer back now.
             self.cur = Held::Empty;
@@ -474,11 +640,63 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
     fn eof_error(&mut self) -> Error {
         let buffered = self.cur.len();
         self.cur = Held::Empty;
+        self.plain = false;
         self.truncated = Some(buffered);
         Error::UnexpectedEof { buffered }
     }
 
+    /// The fast path: in the plain state, a frame that is wholly buffered, needs no view and
+    /// no connection state, and that [`check_header`] accepts is decoded right here; anything
+    /// else goes the general way.
+    ///
+    /// Either way the frame is then built in one place, straight into the return value: a
+    /// frame built in two places would be built into a temporary and moved, and moving a value
+    /// just written field by field costs a store-forwarding stall.
+    #[inline(always)]
     fn next_frame(&mut self, blocking: bool) -> Result<Option<Frame>, Error> {
+        let (h, n) = match self.fast_header() {
+            Some(hn) => hn,
+            None => match self.next_header(blocking) {
+                Ok(Some(hn)) => hn,
+                Ok(None) => return Ok(None),
+                Err(e) => return Err(e),
+            },
+        };
+        self.decode_buffered(h, n)
+    }
+
+    /// The header and size of a wholly buffered frame that can take the fast path.
+    #[inline(always)]
+    fn fast_header(&self) -> Option<(FrameHeader, usize)> {
+        if !self.plain {
+            return None;
+        }
+        let b = self.cur.bytes();
+        let h = FrameHeader::from_array(b.first_chunk()?);
+        let n = FRAME_HEADER_LEN + h.length as usize;
+        (n <= b.len() && self.fast_ok(h)).then_some((h, n))
+    }
+
+    /// Whether a header can take the fast path: a known type that neither opens nor continues
+    /// a field block (a HEADERS with END_HEADERS within the block cap is fine), whose payload
+    /// will not be a view, and that [`check_header`] accepts.
+    #[inline(always)]
+    fn fast_ok(&self, h: FrameHeader) -> bool {
+        let len = h.length as usize;
+        let simple = match h.kind {
+            kind::HEADERS => h.flags & flags::END_HEADERS != 0 && len <= self.cfg.max_header_block,
+            kind::PUSH_PROMISE | kind::CONTINUATION => false,
+            k => k < kind::CONTINUATION,
+        };
+        simple
+            && !wants_view(len, self.cur.capacity(), self.cfg.copy_out_ratio)
+            && check_header(h, self.cfg.max_frame_size).is_ok()
+    }
+
+    /// The general path: the preface, skipped frames, reads; then the next frame's header,
+    /// checked (size, sequencing, server rules), with the whole frame buffered.
+    #[inline(never)]
+    fn next_header(&mut self, blocking: bool) -> Result<Option<(FrameHeader, usize)>, Error> {
         if let Some(buffered) = self.truncated {
             return Err(Error::UnexpectedEof { buffered });
         }
@@ -506,6 +724,7 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
                     let http1 = looks_like_http1(done, got);
                     self.cur = Held::Empty;
                     let e = Error::BadPreface { http1 };
+                    self.plain = false;
                     self.dead = Some((ErrorCode::PROTOCOL_ERROR, e.reason()));
                     return Err(e);
                 }
@@ -532,29 +751,48 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
                 continue; // unreachable: `fill` returned with 9 bytes
             };
             // The frame size first (RFC 9113 §4.2), then the field-block sequencing.
-            if let Err(e) = check_header(&h, self.cfg.max_frame_size) {
+            if let Err(e) = check_header(h, self.cfg.max_frame_size) {
                 return Err(self.fail(e));
             }
-            if let Err(e) = self.check_sequence(&h) {
+            if let Err(e) = self.check_sequence(h) {
                 return Err(self.fail(e));
             }
+            self.want_settings = false;
             let len = h.length as usize;
             if h.kind > kind::CONTINUATION && !self.cfg.surface_unknown {
                 // Discard the payload as it arrives, without buffering it.
                 self.cur.consume(FRAME_HEADER_LEN);
                 self.skip = len;
+                self.plain = false;
                 continue;
             }
             let n = FRAME_HEADER_LEN + len;
             if self.cur.len() < n && !self.fill(n, blocking)? {
                 return Err(self.eof_error());
             }
-            return self.finish(&h, n);
+            self.open_or_close_block(h);
+            return Ok(Some((h, n)));
         }
     }
 
-    /// CONTINUATION sequencing and the flood cap, from the header alone.
-    fn check_sequence(&self, h: &FrameHeader) -> Result<(), Error> {
+    /// What the connection's state decides from the header alone: the server's rules (the
+    /// first frame is SETTINGS, no PUSH_PROMISE), CONTINUATION sequencing and the flood cap.
+    #[inline]
+    fn check_sequence(&self, h: FrameHeader) -> Result<(), Error> {
+        if self.cfg.expect_preface {
+            if self.want_settings && (h.kind != kind::SETTINGS || h.flags & flags::ACK != 0) {
+                return Err(Error::conn(
+                    ErrorCode::PROTOCOL_ERROR,
+                    "the client preface must be followed by a SETTINGS frame",
+                ));
+            }
+            if h.kind == kind::PUSH_PROMISE {
+                return Err(Error::conn(
+                    ErrorCode::PROTOCOL_ERROR,
+                    "PUSH_PROMISE sent to a server (a client cannot push)",
+                ));
+            }
+        }
         match (self.block, h.kind) {
             (Some(b), kind::CONTINUATION) => {
                 if h.stream_id != b.stream_id {
@@ -581,93 +819,67 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
                 ErrorCode::PROTOCOL_ERROR,
                 "CONTINUATION without an open field block",
             )),
+            (None, kind::HEADERS | kind::PUSH_PROMISE)
+                if h.length as usize > self.cfg.max_header_block =>
+            {
+                Err(Error::conn(
+                    ErrorCode::ENHANCE_YOUR_CALM,
+                    "field block over the configured byte limit",
+                ))
+            }
             (None, _) => Ok(()),
         }
     }
 
-    /// Parses the complete frame of `n` bytes at the front of `cur` and consumes it.
-    #[inline]
-    fn finish(&mut self, h: &FrameHeader, n: usize) -> Result<Option<Frame>, Error> {
-        let parsed = parse(
-            h,
-            &self.cur.bytes()[FRAME_HEADER_LEN..n],
-            self.cfg.max_frame_size,
-            self.cfg.reject_nonzero_padding,
-        );
-        let layout: Layout = match parsed {
-            Ok(l) => l,
-            Err(e) => {
-                self.cur.consume(n);
-                return Err(self.fail(e));
+    /// Field block state for a frame about to be decoded (the caps were checked from the
+    /// header), and the fast-path flag. Every error a HEADERS, PUSH_PROMISE or CONTINUATION
+    /// payload can have is a connection error, after which this state no longer matters.
+    fn open_or_close_block(&mut self, h: FrameHeader) {
+        let end_headers = h.flags & flags::END_HEADERS != 0;
+        match h.kind {
+            kind::HEADERS | kind::PUSH_PROMISE if !end_headers => {
+                self.block = Some(Block {
+                    stream_id: h.stream_id,
+                    continuations: 0,
+                    bytes: h.length as usize,
+                });
             }
-        };
-        let len = h.length as usize;
-        let cap = self.cur.capacity();
-        let ratio = self.cfg.copy_out_ratio;
-        if matches!(self.cur, Held::Owned(_))
-            && layout.needs_view(len, cap, ratio)
-            && let Held::Owned(b) = std::mem::replace(&mut self.cur, Held::Empty)
-        {
-            self.cur = Held::Frozen(b.freeze());
-        }
-        let frag = layout.fragment_len(len);
-        let frame = match &self.cur {
-            Held::Frozen(s) => build(
-                h,
-                layout,
-                &Src::Shared {
-                    buf: s,
-                    base: FRAME_HEADER_LEN,
-                },
-                cap,
-                ratio,
-            ),
-            held => build(
-                h,
-                layout,
-                &Src::Slice(&held.bytes()[FRAME_HEADER_LEN..n]),
-                cap,
-                ratio,
-            ),
-        };
-        self.cur.consume(n);
-        if self.cur.len() == 0 {
-            // Next boundary read: a large frame suggests more of the same size, read exactly.
-            self.hint = if n > self.cfg.read_buffer_size / 2 {
-                n
-            } else {
-                self.cfg.read_buffer_size
-            };
-        }
-        // Field block state.
-        match &frame {
-            Frame::Headers(Headers { end_headers, .. })
-            | Frame::PushPromise(PushPromise { end_headers, .. }) => {
-                if frag > self.cfg.max_header_block {
-                    return Err(self.fail(Error::conn(
-                        ErrorCode::ENHANCE_YOUR_CALM,
-                        "header block over the configured limit",
-                    )));
-                }
-                if !end_headers {
-                    self.block = Some(Block {
-                        stream_id: h.stream_id,
-                        continuations: 0,
-                        bytes: frag,
-                    });
-                }
-            }
-            Frame::Continuation(c) => {
-                if c.end_headers {
+            kind::CONTINUATION => {
+                if end_headers {
                     self.block = None;
                 } else if let Some(b) = &mut self.block {
                     b.continuations += 1;
-                    b.bytes += frag;
+                    b.bytes += h.length as usize;
                 }
             }
             _ => {}
         }
-        Ok(Some(frame))
+        self.plain = self.truncated.is_none()
+            && self.dead.is_none()
+            && self.preface_left == 0
+            && self.skip == 0
+            && self.block.is_none()
+            && !self.want_settings;
+    }
+
+    /// Decodes the frame of `n` bytes at the front of `cur` (whose header has been checked)
+    /// and consumes it.
+    #[inline(always)]
+    fn decode_buffered(&mut self, h: FrameHeader, n: usize) -> Result<Option<Frame>, Error> {
+        let mut src = HeldSrc {
+            cap: self.cur.capacity(),
+            cur: &mut self.cur,
+            dead: &mut self.dead,
+            plain: &mut self.plain,
+            hint: &mut self.hint,
+            read_buffer_size: self.cfg.read_buffer_size,
+            end: n,
+            ratio: self.cfg.copy_out_ratio,
+        };
+        // The frame is built straight into the return value and not looked at again here:
+        // moving a value just written field by field costs a store-forwarding stall. The
+        // bookkeeping after it (consuming the frame, errors) is `src`'s drop.
+        decode_body(h, &mut src, self.cfg.reject_nonzero_padding)
     }
 
     /// Makes `cur` hold at least `n` bytes. `Ok(false)`: the transport reached its end first.
@@ -764,6 +976,23 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
             self.restitch(n)?;
         }
         Ok(())
+    }
+}
+
+/// The size of the next read at a frame boundary, after a frame of `n` bytes (header
+/// included) ended exactly at the end of the buffered bytes. A frame of more than half a read
+/// buffer suggests more of the same size: the next read asks for exactly that many bytes, so
+/// it ends on a frame boundary again and each such frame has its buffer to itself (its payload
+/// is a view, and no partial frame has to be copied out of a buffer a view pins). Never more
+/// than `read_buffer_size`: a frame larger than one read buffer is grown from one as its bytes
+/// arrive, and the read after it (a PING, say) does not ask the pool for the size of a frame
+/// that may never come again.
+#[inline]
+fn next_read_size(n: usize, read_buffer_size: usize) -> usize {
+    if n > read_buffer_size / 2 {
+        n.min(read_buffer_size)
+    } else {
+        read_buffer_size
     }
 }
 

@@ -299,10 +299,10 @@ fn client_preface() {
     let pool = Pool::new();
     let cfg = Config::new().expect_client_preface(true);
     let mut good = CLIENT_PREFACE.to_vec();
-    good.extend(wire(&[ping(1)]));
+    good.extend(wire(&[settings(), ping(1)]));
     for chunk in [1, 5, 24, 25, 100] {
         let mut r = FrameReader::with_config(Script::chunked(&good, chunk), &pool, cfg.clone());
-        assert_eq!(read_all(&mut r).unwrap(), [ping(1)]);
+        assert_eq!(read_all(&mut r).unwrap(), [settings(), ping(1)]);
     }
     // Nothing at all: a clean EOF.
     let mut r = FrameReader::with_config(Script::chunked(&[], 1), &pool, cfg.clone());
@@ -514,23 +514,27 @@ fn stream_errors_leave_the_reader_usable_connection_errors_kill_it() {
     bytes.extend(wire(&[ping(1)]));
     bytes.extend_from_slice(&[0, 0, 4, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // WINDOW_UPDATE 0 on 0
     bytes.extend(wire(&[ping(2)]));
-    let mut r = reader(&bytes, &pool, Config::new());
-    let e = r.read_frame().unwrap_err();
-    assert_eq!(
-        (e.code(), e.scope()),
-        (Some(ErrorCode::PROTOCOL_ERROR), Some(Scope::Stream(1)))
-    );
-    let e = r.read_frame().unwrap_err();
-    assert_eq!(
-        (e.code(), e.scope()),
-        (Some(ErrorCode::FRAME_SIZE_ERROR), Some(Scope::Stream(3)))
-    );
-    assert_eq!(r.read_frame().unwrap(), Some(ping(1)));
-    assert_conn(&r.read_frame().unwrap_err(), ErrorCode::PROTOCOL_ERROR);
-    assert_conn(&r.read_frame().unwrap_err(), ErrorCode::PROTOCOL_ERROR); // sticky
-    assert!(!r.holds_buffer());
-    drop(r);
-    assert_eq!(pool.stats().in_use(), 0);
+    // Byte by byte (every frame completed on the general path), in 7-byte pieces, and all at
+    // once (every frame wholly buffered: the fast path).
+    for chunk in [1, 7, bytes.len()] {
+        let mut r = FrameReader::with_config(Script::chunked(&bytes, chunk), &pool, Config::new());
+        let e = r.read_frame().unwrap_err();
+        assert_eq!(
+            (e.code(), e.scope()),
+            (Some(ErrorCode::PROTOCOL_ERROR), Some(Scope::Stream(1)))
+        );
+        let e = r.read_frame().unwrap_err();
+        assert_eq!(
+            (e.code(), e.scope()),
+            (Some(ErrorCode::FRAME_SIZE_ERROR), Some(Scope::Stream(3)))
+        );
+        assert_eq!(r.read_frame().unwrap(), Some(ping(1)));
+        assert_conn(&r.read_frame().unwrap_err(), ErrorCode::PROTOCOL_ERROR);
+        assert_conn(&r.read_frame().unwrap_err(), ErrorCode::PROTOCOL_ERROR); // sticky
+        assert!(!r.holds_buffer());
+        drop(r);
+        assert_eq!(pool.stats().in_use(), 0);
+    }
 }
 
 #[test]
@@ -789,4 +793,191 @@ fn frame_size_is_checked_before_field_block_sequencing() {
     let e = r.read_frame().unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::FRAME_SIZE_ERROR), "{e:?}");
     assert!(e.is_connection_error());
+}
+
+/// A transport that records the size asked for by every read into a fresh buffer (the reads
+/// at frame boundaries), and forwards everything to a [`Script`].
+struct Recording {
+    inner: Script,
+    sizes: Vec<usize>,
+}
+
+impl ReadyRead for Recording {
+    fn read_on_ready(&mut self, size: usize, pool: &Pool) -> std::io::Result<Option<Buf>> {
+        self.sizes.push(size);
+        self.inner.read_on_ready(size, pool)
+    }
+    fn try_read_ready(&mut self, size: usize, pool: &Pool) -> std::io::Result<Option<Buf>> {
+        self.sizes.push(size);
+        self.inner.try_read_ready(size, pool)
+    }
+    fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> std::io::Result<usize> {
+        self.inner.append_on_ready(buf, max)
+    }
+    fn try_append_ready(&mut self, buf: &mut Buf, max: usize) -> std::io::Result<usize> {
+        self.inner.try_append_ready(buf, max)
+    }
+}
+
+#[test]
+fn the_read_after_a_large_frame_asks_for_one_read_buffer_again() {
+    let pool = Pool::new();
+    let cfg = Config::new().max_frame_size(1 << 20).unwrap();
+    let bytes = wire(&[data(1, vec![3; 1 << 20]), ping(1), ping(2)]);
+    for blocking in [true, false] {
+        let io = Recording {
+            inner: Script::chunked(&bytes, 64 * 1024),
+            sizes: Vec::new(),
+        };
+        let mut r = FrameReader::with_config(io, &pool, cfg.clone());
+        let next = |r: &mut FrameReader<'_, Recording>| {
+            if blocking {
+                r.read_frame().unwrap().unwrap()
+            } else {
+                r.try_read_frame().unwrap().unwrap()
+            }
+        };
+        let Frame::Data(d) = next(&mut r) else {
+            panic!("not DATA")
+        };
+        assert_eq!(d.data.len(), 1 << 20);
+        drop(d);
+        assert!(!r.holds_buffer());
+        let unpooled = pool.stats().unpooled().misses;
+        let before = r.get_ref().sizes.len();
+        assert_eq!(next(&mut r), ping(1));
+        assert_eq!(next(&mut r), ping(2));
+        let sizes = &r.get_ref().sizes[before..];
+        assert!(!sizes.is_empty());
+        // Each PING's read asks for the configured 32 KiB, not the 1 MiB + 9 of the frame
+        // before it (which the pool could only serve with an unpooled allocation).
+        assert!(sizes.iter().all(|&s| s <= 32 * 1024), "{sizes:?}");
+        assert_eq!(pool.stats().unpooled().misses, unpooled);
+    }
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+fn settings() -> Frame {
+    Frame::Settings(Settings::new(&[Setting {
+        id: Setting::MAX_CONCURRENT_STREAMS,
+        value: 100,
+    }]))
+}
+
+fn push_promise() -> Frame {
+    Frame::PushPromise(PushPromise {
+        stream_id: 1,
+        end_headers: true,
+        promised_id: 2,
+        fragment: Payload::from(&[0x82u8][..]),
+        padding: None,
+    })
+}
+
+#[test]
+fn a_server_reader_wants_settings_first_and_refuses_push_promise() {
+    let pool = Pool::new();
+    let server = Config::new().expect_client_preface(true);
+    let with_preface = |frames: &[Frame]| {
+        let mut v = CLIENT_PREFACE.to_vec();
+        v.extend(wire(frames));
+        v
+    };
+    // RFC 9113 §3.4: the preface is followed by a SETTINGS frame.
+    let good = [settings(), ping(1), Frame::Settings(Settings::ack())];
+    for chunk in [1, 7, 24, 100] {
+        let mut r = FrameReader::with_config(
+            Script::chunked(&with_preface(&good), chunk),
+            &pool,
+            server.clone(),
+        );
+        assert_eq!(read_all(&mut r).unwrap(), good);
+    }
+    // An empty SETTINGS is a SETTINGS too.
+    let empty = [Frame::Settings(Settings::new(&[])), ping(1)];
+    let mut r = reader(&with_preface(&empty), &pool, server.clone());
+    assert_eq!(read_all(&mut r).unwrap(), empty);
+    // Anything else first is a connection PROTOCOL_ERROR, decided from the header: the
+    // script holds the preface and a 9-byte header only, and no payload is waited for.
+    let mut unknown = CLIENT_PREFACE.to_vec();
+    unknown.extend_from_slice(&[0, 0, 4, 0x20, 0, 0, 0, 0, 0]);
+    let firsts: [Vec<u8>; 5] = [
+        with_preface(&[ping(1)])[..24 + 9].to_vec(),
+        with_preface(&[Frame::Settings(Settings::ack())]),
+        with_preface(&[data(1, vec![1, 2, 3])])[..24 + 9].to_vec(),
+        with_preface(&[headers(1, true, b"\x82")])[..24 + 9].to_vec(),
+        unknown, // an unknown type, which would otherwise be skipped
+    ];
+    for (i, bytes) in firsts.iter().enumerate() {
+        for blocking in [true, false] {
+            let mut r = reader(bytes, &pool, server.clone());
+            let e = if blocking {
+                r.read_frame().unwrap_err()
+            } else {
+                r.try_read_frame().unwrap_err()
+            };
+            assert_conn(&e, ErrorCode::PROTOCOL_ERROR);
+            assert!(e.reason().contains("SETTINGS"), "case {i}: {e}");
+            assert!(!r.holds_buffer());
+            // Sticky, like every connection error.
+            assert_conn(&r.read_frame().unwrap_err(), ErrorCode::PROTOCOL_ERROR);
+        }
+    }
+    // RFC 9113 §8.4: a client cannot push, so a server refuses PUSH_PROMISE, from its header.
+    let pp = with_preface(&[settings(), push_promise()]);
+    let header_only = &pp[..pp.len() - push_promise().payload_len()];
+    for bytes in [&pp[..], header_only] {
+        let mut r = reader(bytes, &pool, server.clone());
+        assert_eq!(r.read_frame().unwrap().unwrap(), settings());
+        let e = r.read_frame().unwrap_err();
+        assert_conn(&e, ErrorCode::PROTOCOL_ERROR);
+        assert!(e.reason().contains("PUSH_PROMISE"), "{e}");
+    }
+    // The client side (no preface expected) takes PUSH_PROMISE, and any frame first.
+    let client = [ping(1), push_promise()];
+    let mut r = reader(&wire(&client), &pool, Config::new());
+    assert_eq!(read_all(&mut r).unwrap(), client);
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+#[test]
+fn the_header_block_cap_is_checked_from_the_frame_header() {
+    let pool = Pool::new();
+    let cfg = Config::new().continuation_limits(64, 8000);
+    // A HEADERS (and a PUSH_PROMISE) header announcing 12,000 bytes, under the 16,384 frame
+    // size but over the 8,000-byte block cap, and nothing after it: the error comes from the
+    // 9 bytes alone, in one read, with no buffer kept.
+    for (kind, flags) in [(1u8, 0x4u8), (1, 0x0), (1, 0x2c), (5, 0x4)] {
+        let hdr = FrameHeader {
+            length: 12_000,
+            kind,
+            flags,
+            stream_id: 1,
+        }
+        .encode();
+        for blocking in [true, false] {
+            let mut r = FrameReader::with_config(
+                Script::new([Step::Bytes(hdr.to_vec())]),
+                &pool,
+                cfg.clone(),
+            );
+            let e = if blocking {
+                r.read_frame().unwrap_err()
+            } else {
+                r.try_read_frame().unwrap_err()
+            };
+            assert_conn(&e, ErrorCode::ENHANCE_YOUR_CALM);
+            assert_eq!(r.get_ref().reads, 1);
+            assert!(!r.holds_buffer());
+        }
+    }
+    // At the cap is fine; one byte of CONTINUATION more is not.
+    let at_cap = [headers(1, true, &[0x82; 8000]), ping(1)];
+    let mut r = reader(&wire(&at_cap), &pool, cfg.clone());
+    assert_eq!(read_all(&mut r).unwrap(), at_cap);
+    let over = [headers(1, false, &[0x82; 8000]), cont(1, true, b"\x82")];
+    let mut r = reader(&wire(&over), &pool, cfg.clone());
+    assert!(matches!(r.read_frame(), Ok(Some(Frame::Headers(_)))));
+    assert_conn(&r.read_frame().unwrap_err(), ErrorCode::ENHANCE_YOUR_CALM);
+    assert_eq!(pool.stats().in_use(), 0);
 }

@@ -240,46 +240,61 @@ fn stateless_decode_and_reencode() {
     assert_eq!(normal, 12);
 }
 
-/// The streaming reader, one byte per read with a `WouldBlock` before each byte. The lone
-/// CONTINUATION cases are stateless by design, so they are preceded by a HEADERS on their
-/// stream without END_HEADERS (the reader enforces sequencing).
+/// The streaming reader, one byte per read with a `WouldBlock` before each byte (the general
+/// path), and all at once after a PING (so the case's frame is wholly buffered when its turn
+/// comes: the fast path, where it can take it). The lone CONTINUATION cases are stateless by
+/// design, so they are preceded by a HEADERS on their stream without END_HEADERS (the reader
+/// enforces sequencing).
 #[test]
-fn streaming_reader_byte_by_byte() {
+fn streaming_reader_byte_by_byte_and_whole() {
+    const PING: [u8; 17] = [0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
     for c in cases() {
-        let pool = Pool::new();
-        let mut wire = Vec::new();
-        let is_cont = c.wire.get(3) == Some(&9);
-        if is_cont {
-            wire.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 50]); // HEADERS, stream 50, no END_HEADERS
-        }
-        wire.extend_from_slice(&c.wire);
-        let steps = wire
-            .iter()
-            .flat_map(|&b| [Step::WouldBlock, Step::Bytes(vec![b])]);
-        let mut r = FrameReader::with_config(Script::new(steps), &pool, Config::new());
-        let mut next = || loop {
-            match r.try_read_frame() {
-                Err(e) if e.is_would_block() => continue,
-                other => return other,
+        for whole in [false, true] {
+            let pool = Pool::new();
+            let mut wire = Vec::new();
+            if whole {
+                wire.extend_from_slice(&PING);
             }
-        };
-        if is_cont {
-            assert!(matches!(next(), Ok(Some(Frame::Headers(_)))), "{}", c.name);
-        }
-        match &c.error {
-            None => {
-                let f = next()
-                    .unwrap_or_else(|e| panic!("{}: {e}", c.name))
-                    .unwrap();
-                check_fields(&c.name, &f, &c.frame);
-                drop(f);
-                assert!(next().unwrap().is_none(), "{}: clean EOF", c.name);
+            let is_cont = c.wire.get(3) == Some(&9);
+            if is_cont {
+                wire.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 50]); // HEADERS, stream 50, no END_HEADERS
             }
-            Some(codes) => {
-                let e = next().expect_err(&c.name);
-                check_error(&c.name, &e, codes);
+            wire.extend_from_slice(&c.wire);
+            let steps: Vec<Step> = if whole {
+                vec![Step::Bytes(wire)]
+            } else {
+                wire.iter()
+                    .flat_map(|&b| [Step::WouldBlock, Step::Bytes(vec![b])])
+                    .collect()
+            };
+            let mut r = FrameReader::with_config(Script::new(steps), &pool, Config::new());
+            let mut next = || loop {
+                match r.try_read_frame() {
+                    Err(e) if e.is_would_block() => continue,
+                    other => return other,
+                }
+            };
+            if whole {
+                assert!(matches!(next(), Ok(Some(Frame::Ping(_)))), "{}", c.name);
             }
+            if is_cont {
+                assert!(matches!(next(), Ok(Some(Frame::Headers(_)))), "{}", c.name);
+            }
+            match &c.error {
+                None => {
+                    let f = next()
+                        .unwrap_or_else(|e| panic!("{}: {e}", c.name))
+                        .unwrap();
+                    check_fields(&c.name, &f, &c.frame);
+                    drop(f);
+                    assert!(next().unwrap().is_none(), "{}: clean EOF", c.name);
+                }
+                Some(codes) => {
+                    let e = next().expect_err(&c.name);
+                    check_error(&c.name, &e, codes);
+                }
+            }
+            assert_eq!(pool.stats().in_use(), 0, "{}: a buffer leaked", c.name);
         }
-        assert_eq!(pool.stats().in_use(), 0, "{}: a buffer leaked", c.name);
     }
 }

@@ -2,6 +2,9 @@
 //! * any sequence of valid frames written by `FrameWriter` and delivered in any chunking (with
 //!   `WouldBlock`s anywhere) reads back identical, through the blocking and the non-blocking
 //!   reader, and no pool buffer is held once the frames are dropped;
+//! * a server-side reader reads back the client side of a connection (the preface, SETTINGS,
+//!   then such frames), and refuses it with a connection error when it carries a
+//!   PUSH_PROMISE;
 //! * random bytes never panic the stateless decoder or the reader, and never make the reader
 //!   take a buffer larger than the frame-size limit allows.
 
@@ -294,6 +297,36 @@ proptest! {
             at += n;
         }
         prop_assert_eq!(at, wire.len());
+    }
+
+    #[test]
+    fn a_server_reads_the_client_side_back_and_refuses_push(
+        frames in frames(),
+        sizes in chunking(),
+        blocking in any::<bool>(),
+        settings in prop::collection::vec((1u16..=1, any::<u32>()), 0..3),
+    ) {
+        // The client side of a connection: the preface, its SETTINGS, then anything.
+        let first = Frame::Settings(Settings::new(
+            &settings.iter().map(|&(id, value)| Setting { id, value }).collect::<Vec<_>>(),
+        ));
+        let mut wire = CLIENT_PREFACE.to_vec();
+        wire.extend(encode_all(std::slice::from_ref(&first)));
+        wire.extend(encode_all(&frames));
+        let pool = Pool::new();
+        let cfg = Config::new().expect_client_preface(true).surface_unknown_frames(true);
+        let got = read_back(&pool, &wire, &sizes, cfg, blocking);
+        if frames.iter().any(|f| matches!(f, Frame::PushPromise(_))) {
+            // RFC 9113 §8.4: a server refuses PUSH_PROMISE, as a connection error.
+            let e = got.unwrap_err();
+            prop_assert_eq!(e.code(), Some(ErrorCode::PROTOCOL_ERROR));
+            prop_assert!(e.is_connection_error());
+        } else {
+            let got = got.unwrap();
+            prop_assert_eq!(got.first(), Some(&first));
+            prop_assert_eq!(&got[1..], &frames[..]);
+        }
+        prop_assert_eq!(pool.stats().in_use(), 0, "a pool buffer outlived every frame");
     }
 
     #[test]
