@@ -110,6 +110,11 @@ pub(crate) trait Logic {
     fn produce(&mut self, _out: &mut dyn Sink) -> io::Result<()> {
         Ok(())
     }
+    /// Whether [`produce`](Logic::produce) has more to send (then the connection waits for
+    /// writability, not only for the peer).
+    fn has_more(&self) -> bool {
+        false
+    }
 }
 
 /// The server side: answers SETTINGS and PING, checks and echoes DATA.
@@ -252,6 +257,10 @@ impl Logic for ClientLogic {
         self.ping_at = Some(Instant::now());
         out.ping(false, *b"slackwtr")?;
         self.produce(out)
+    }
+
+    fn has_more(&self) -> bool {
+        self.bursting && self.sent < self.payload
     }
 
     fn produce(&mut self, out: &mut dyn Sink) -> io::Result<()> {

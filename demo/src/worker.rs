@@ -143,7 +143,7 @@ impl Session {
         } else {
             Interest::READABLE
         };
-        if unsent > 0 {
+        if unsent > 0 || self.logic.has_more() {
             want = want.with(Interest::WRITABLE);
             if !self.interest.is_writable() {
                 counters.write_waits.fetch_add(1, Relaxed);
