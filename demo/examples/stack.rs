@@ -183,6 +183,7 @@ fn main_job(a: &Args) -> io::Result<()> {
         .into_iter()
         .map(|m| run_one(a, m, a.conns))
         .collect::<io::Result<Vec<_>>>()?;
+    check(&runs)?;
     if a.json {
         println!("{}", json(&runs, &[("date", &date), ("cpu", &cpu)]));
     } else if let [sw, base] = &runs[..] {
@@ -196,6 +197,34 @@ fn main_job(a: &Args) -> io::Result<()> {
             for (k, v) in &r.values {
                 println!("{:<10} {k:<36} {v}", r.mode.name());
             }
+        }
+    }
+    Ok(())
+}
+
+/// A run that lost or corrupted data, or left a pooled buffer in use, is a failure (the exit
+/// status says so), not just a line in the table.
+fn check(runs: &[Report]) -> io::Result<()> {
+    for r in runs {
+        for key in [
+            "burst.corrupt",
+            "burst.client_errors",
+            "errors",
+            "idle.pool_in_use",
+            "again.pool_in_use",
+        ] {
+            let v = r.get(key);
+            if v != 0.0 {
+                return Err(io::Error::other(format!("{}: {key} = {v}", r.mode.name())));
+            }
+        }
+        let sent = r.get("conns") * r.get("payload");
+        if r.get("burst.echoed_bytes") != sent {
+            return Err(io::Error::other(format!(
+                "{}: {} of {sent} bytes came back",
+                r.mode.name(),
+                r.get("burst.echoed_bytes")
+            )));
         }
     }
     Ok(())
@@ -218,6 +247,7 @@ fn chart(a: &Args, path: &str) -> io::Result<()> {
     for &n in &a.points {
         for (i, mode) in [Mode::Slackwater, Mode::Baseline].into_iter().enumerate() {
             let r = run_one(a, mode, n)?;
+            check(std::slice::from_ref(&r))?;
             let mib = |k: &str| (r.get(k) - r.get("rss_start")) / (1024.0 * 1024.0);
             series[2 * i].points.push((n as f64, mib("idle.rss")));
             series[2 * i + 1].points.push((n as f64, mib("again.rss")));
