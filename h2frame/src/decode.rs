@@ -123,6 +123,10 @@ pub(crate) trait Source {
     fn fail(&mut self, e: Error) -> Error {
         e
     }
+    /// Called when the frame decoded is one that obliges the receiver to reply (a PING or
+    /// SETTINGS without ACK).
+    #[inline(always)]
+    fn wants_reply(&mut self) {}
 }
 
 /// A plain slice: payloads are copied.
@@ -349,6 +353,9 @@ pub(crate) fn decode_body<S: Source>(
         }),
         kind::SETTINGS => {
             check!(check_settings(src.bytes()));
+            if !ack {
+                src.wants_reply();
+            }
             Frame::Settings(Settings::from_raw(ack, src.payload(0..len)))
         }
         kind::PUSH_PROMISE => {
@@ -382,6 +389,9 @@ pub(crate) fn decode_body<S: Source>(
             let p = src.bytes();
             let mut data = [0; 8];
             data.copy_from_slice(&p[..8]);
+            if !ack {
+                src.wants_reply();
+            }
             Frame::Ping(Ping { ack, data })
         }
         kind::GOAWAY => {

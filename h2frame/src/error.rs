@@ -39,7 +39,9 @@ impl ErrorCode {
     pub const COMPRESSION_ERROR: ErrorCode = ErrorCode(0x9);
     /// `CONNECT_ERROR` (0xa).
     pub const CONNECT_ERROR: ErrorCode = ErrorCode(0xa);
-    /// `ENHANCE_YOUR_CALM` (0xb): the peer is behaving abusively (here: a CONTINUATION flood).
+    /// `ENHANCE_YOUR_CALM` (0xb): the peer is behaving abusively (here: a CONTINUATION flood,
+    /// or a PING / SETTINGS flood when
+    /// [`Config::max_pending_replies`](crate::Config::max_pending_replies) is set).
     pub const ENHANCE_YOUR_CALM: ErrorCode = ErrorCode(0xb);
     /// `INADEQUATE_SECURITY` (0xc).
     pub const INADEQUATE_SECURITY: ErrorCode = ErrorCode(0xc);

@@ -33,7 +33,8 @@
 //! * [`FrameReader`]: blocking [`read_frame`](FrameReader::read_frame) and non-blocking
 //!   [`try_read_frame`](FrameReader::try_read_frame), the server side's rules (client
 //!   preface, SETTINGS first, no PUSH_PROMISE: [`Config::expect_client_preface`]),
-//!   CONTINUATION sequencing and flood cap, unknown frames skipped or surfaced ([`Config`]).
+//!   CONTINUATION sequencing and flood cap, an opt-in PING / SETTINGS flood cap
+//!   ([`Config::max_pending_replies`]), unknown frames skipped or surfaced ([`Config`]).
 //! * [`decode`] / [`Decoder`]: stateless single-frame decoding (no sequencing state).
 //! * [`FrameWriter`] / [`encode`]: every frame type into pooled buffers.
 //! * [`Frame`] and one struct per type; [`FrameHeader`]; [`Payload`].

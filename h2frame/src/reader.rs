@@ -26,6 +26,7 @@ pub struct Config {
     reject_nonzero_padding: bool,
     expect_preface: bool,
     copy_out_ratio: usize,
+    max_pending_replies: Option<u32>,
 }
 
 impl Default for Config {
@@ -37,7 +38,8 @@ impl Default for Config {
 impl Config {
     /// The defaults: max frame size 16,384; 32 KiB reads; unknown frames discarded; at most
     /// 64 CONTINUATION frames and 256 KiB of header block per field block; non-zero padding
-    /// accepted; no client preface expected; copy-out ratio 16.
+    /// accepted; no client preface expected; copy-out ratio 16; no cap on frames awaiting a
+    /// reply ([`Config::max_pending_replies`]).
     ///
     /// ```
     /// assert_eq!(slackwater_h2frame::Config::new().get_max_frame_size(), 16_384);
@@ -52,6 +54,7 @@ impl Config {
             reject_nonzero_padding: false,
             expect_preface: false,
             copy_out_ratio: 16,
+            max_pending_replies: None,
         }
     }
 
@@ -176,6 +179,54 @@ impl Config {
         self.copy_out_ratio = ratio.max(1);
         self
     }
+
+    /// The PING / SETTINGS flood cap: at most `cap` frames that oblige us to send a reply
+    /// (a PING without ACK: a PING ACK; a SETTINGS without ACK: a SETTINGS ACK) are returned
+    /// between two calls of [`FrameReader::replies_flushed`]; the next one is a connection
+    /// `ENHANCE_YOUR_CALM`, decided from its 9-byte header before its payload is read. ACKs
+    /// are not counted. `None` (the default) turns the cap off.
+    ///
+    /// This is the reader's form of Go's "too many queued control frames" limit: a peer that
+    /// sends PINGs or SETTINGS faster than we can write the ACKs makes the replies pile up in
+    /// the writer. A reader cannot see the writer, so the caller tells it when the replies
+    /// went out: call [`FrameReader::replies_flushed`] each time the writer has flushed the
+    /// ACKs owed so far. The count is then the number of replies still queued, and the cap
+    /// bounds that queue.
+    ///
+    /// Off by default because it is a connection-level policy that needs that call: a reader
+    /// whose owner never calls `replies_flushed` would count every keep-alive PING of a
+    /// long-lived connection and eventually refuse a well-behaved peer. The event loop that
+    /// writes the ACKs turns it on. A cap of **10,000** (Go's `maxQueuedControlFrames`) is a
+    /// reasonable choice; `Some(0)` refuses every PING and SETTINGS that wants a reply.
+    ///
+    /// ```
+    /// use slackwater_h2frame::{Config, ErrorCode, Frame, FrameReader, global};
+    /// let ping = [0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
+    /// let wire = [ping; 3].concat();
+    /// let cfg = Config::new().max_pending_replies(Some(2));
+    /// let mut r = FrameReader::with_config(slackwater_ready::Buffered::new(&wire[..]), global(), cfg);
+    /// assert!(matches!(r.read_frame().unwrap(), Some(Frame::Ping(_))));
+    /// assert!(matches!(r.read_frame().unwrap(), Some(Frame::Ping(_))));
+    /// // Two PING ACKs are owed and were never flushed: the third PING is refused.
+    /// let e = r.read_frame().unwrap_err();
+    /// assert_eq!(e.code(), Some(ErrorCode::ENHANCE_YOUR_CALM));
+    /// assert!(e.is_connection_error());
+    /// ```
+    pub fn max_pending_replies(mut self, cap: Option<u32>) -> Config {
+        self.max_pending_replies = cap;
+        self
+    }
+
+    /// The configured cap on frames awaiting a reply ([`Config::max_pending_replies`]).
+    ///
+    /// ```
+    /// use slackwater_h2frame::Config;
+    /// assert_eq!(Config::new().get_max_pending_replies(), None);
+    /// assert_eq!(Config::new().max_pending_replies(Some(10_000)).get_max_pending_replies(), Some(10_000));
+    /// ```
+    pub fn get_max_pending_replies(&self) -> Option<u32> {
+        self.max_pending_replies
+    }
 }
 
 /// Where the unread bytes are.
@@ -260,6 +311,8 @@ struct HeldSrc<'a> {
     plain: &'a mut bool,
     /// The reader's next boundary read size: set when the frame was the last buffered byte.
     hint: &'a mut usize,
+    /// The reader's count of frames awaiting a reply: counted by [`Source::wants_reply`].
+    pending_replies: &'a mut u32,
     read_buffer_size: usize,
     end: usize,
     cap: usize,
@@ -351,6 +404,13 @@ impl Source for HeldSrc<'_> {
         }
         e
     }
+
+    /// Both paths checked the reply cap before the frame was decoded (`pending_replies <
+    /// reply_cap`, or the cap off, when the count saturates).
+    #[inline(always)]
+    fn wants_reply(&mut self) {
+        *self.pending_replies = self.pending_replies.saturating_add(1);
+    }
 }
 
 /// An open field block: HEADERS/PUSH_PROMISE without END_HEADERS, then CONTINUATIONs.
@@ -375,9 +435,12 @@ struct Block {
 ///   much larger than itself.
 /// * A frame split across reads is completed in place when its buffer has room (the rest is
 ///   read straight into it, [`ReadyRead::append_on_ready`]); otherwise its received part is
-///   copied into a larger buffer, which grows with the bytes that arrive (at most doubling)
-///   up to the frame's size. The rest of a large frame is read exactly, so the next read
-///   starts on a frame boundary.
+///   copied into a larger buffer. A frame larger than half a read buffer grows with the
+///   bytes that arrive: its buffer is replaced only when full, by one at most twice what has
+///   arrived (at least one read buffer, never more than the frame), so a frame dribbled in
+///   small pieces costs O(log n) buffers and copies, and a peer that announces a large frame
+///   and goes quiet pins at most twice what it sent, or one read buffer. The rest of a large
+///   frame is read exactly, so the next read starts on a frame boundary.
 /// * A read at a frame boundary asks for [`Config::read_buffer_size`] bytes, or for exactly
 ///   the size of the frame before it when that was between half a read buffer and one (a run
 ///   of 16 KiB DATA frames is read one frame per read, each frame in a buffer of its own).
@@ -386,16 +449,19 @@ struct Block {
 ///   before any of the payload is read; no buffer is ever larger than
 ///   `max(read_buffer_size, max_frame_size + 9)`.
 /// * Before waiting in the middle of a frame, the received part moves into the smallest pool
-///   class that holds the frame (so a 9-byte partial header does not keep a 32 KiB buffer).
+///   class that holds the frame (so a 9-byte partial header does not keep a 32 KiB buffer):
+///   a connection waiting in mid-frame pins one buffer, of no larger class than the frame's.
 ///
 /// # Validation
 /// Every frame is checked per RFC 9113 §4–§6 (lengths, stream ids, padding, SETTINGS values,
 /// WINDOW_UPDATE increments), plus CONTINUATION sequencing and the flood cap
-/// ([`Config::continuation_limits`]). Errors carry the HTTP/2 code and [`Scope`]. After a
-/// connection error the reader is dead (every later call returns that error again); after a
-/// stream error the frame has been consumed and reading can go on. Stream *state* (idle,
-/// closed, id parity and ordering, flow control) is the connection layer's job, not the
-/// reader's.
+/// ([`Config::continuation_limits`]), and, when the event loop turns it on, the PING /
+/// SETTINGS flood cap ([`Config::max_pending_replies`], with
+/// [`replies_flushed`](FrameReader::replies_flushed)). Errors carry the HTTP/2 code and
+/// [`Scope`]. After a connection error the reader is dead (every later call returns that error
+/// again); after a stream error the frame has been consumed and reading can go on. Stream
+/// *state* (idle, closed, id parity and ordering, flow control) is the connection layer's
+/// job, not the reader's.
 ///
 /// # Blocking and non-blocking
 /// [`read_frame`](FrameReader::read_frame) waits; [`try_read_frame`](FrameReader::try_read_frame)
@@ -441,6 +507,12 @@ pub struct FrameReader<'p, R> {
     /// The stream ended inside a frame (with this many bytes buffered): every later read
     /// reports it again, and the partial frame's buffer has been given back.
     truncated: Option<usize>,
+    /// Frames obliging a reply (PING, SETTINGS without ACK) returned since the last
+    /// [`FrameReader::replies_flushed`] (saturating).
+    pending_replies: u32,
+    /// [`Config::max_pending_replies`], `u32::MAX` when off: the fast path takes such a frame
+    /// only while `pending_replies` is below it.
+    reply_cap: u32,
 }
 
 impl<R: ReadyRead> FrameReader<'static, R> {
@@ -485,12 +557,14 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
             },
             want_settings: cfg.expect_preface,
             plain: !cfg.expect_preface,
+            reply_cap: cfg.max_pending_replies.unwrap_or(u32::MAX),
             cfg,
             cur: Held::Empty,
             skip: 0,
             block: None,
             dead: None,
             truncated: None,
+            pending_replies: 0,
         }
     }
 
@@ -552,6 +626,49 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
     #[inline]
     pub fn try_read_frame(&mut self) -> Result<Option<Frame>, Error> {
         self.next_frame(false)
+    }
+
+    /// Tells the reader that the replies owed so far (PING ACKs, SETTINGS ACKs) have been
+    /// written out: the count that [`Config::max_pending_replies`] caps starts again from 0.
+    /// An event loop calls this after its writer flushed the ACKs for every PING and SETTINGS
+    /// it has read.
+    ///
+    /// ```
+    /// use slackwater_h2frame::{Config, Frame, FrameReader, global};
+    /// let ping = [0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
+    /// let wire = [ping; 100].concat();
+    /// let cfg = Config::new().max_pending_replies(Some(2));
+    /// let mut r = FrameReader::with_config(slackwater_ready::Buffered::new(&wire[..]), global(), cfg);
+    /// while let Some(f) = r.read_frame().unwrap() {
+    ///     assert!(matches!(f, Frame::Ping(_)));
+    ///     // ... write the PING ACK and flush the writer, then:
+    ///     r.replies_flushed();
+    /// }
+    /// assert_eq!(r.pending_replies(), 0);
+    /// ```
+    #[inline]
+    pub fn replies_flushed(&mut self) {
+        self.pending_replies = 0;
+    }
+
+    /// How many frames obliging a reply (a PING or SETTINGS without ACK) were returned since
+    /// the last [`replies_flushed`](FrameReader::replies_flushed) (or since the start). It
+    /// is counted whether or not [`Config::max_pending_replies`] is set, and stops at
+    /// `u32::MAX`.
+    ///
+    /// ```
+    /// use slackwater_h2frame::FrameReader;
+    /// let wire = [[0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8],  // a PING
+    ///             [0, 0, 8, 6, 1, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]]  // a PING ACK
+    ///     .concat();
+    /// let mut r = FrameReader::new(slackwater_ready::Buffered::new(&wire[..]));
+    /// while r.read_frame().unwrap().is_some() {}
+    /// assert_eq!(r.pending_replies(), 1); // the ACK obliges nothing
+    /// r.replies_flushed();
+    /// assert_eq!(r.pending_replies(), 0);
+    /// ```
+    pub fn pending_replies(&self) -> u32 {
+        self.pending_replies
     }
 
     /// Bytes received and not yet returned as frames.
@@ -686,6 +803,9 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
         let simple = match h.kind {
             kind::HEADERS => h.flags & flags::END_HEADERS != 0 && len <= self.cfg.max_header_block,
             kind::PUSH_PROMISE | kind::CONTINUATION => false,
+            kind::PING | kind::SETTINGS => {
+                h.flags & flags::ACK != 0 || self.pending_replies < self.reply_cap
+            }
             k => k < kind::CONTINUATION,
         };
         simple
@@ -827,8 +947,23 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
                     "field block over the configured byte limit",
                 ))
             }
-            (None, _) => Ok(()),
+            (None, _) => self.check_replies(h),
         }
+    }
+
+    /// The PING / SETTINGS flood cap ([`Config::max_pending_replies`]), from the header.
+    #[inline]
+    fn check_replies(&self, h: FrameHeader) -> Result<(), Error> {
+        if wants_reply(h)
+            && self.pending_replies >= self.reply_cap
+            && self.cfg.max_pending_replies.is_some()
+        {
+            return Err(Error::conn(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                "PING/SETTINGS flood: more frames awaiting a reply than max_pending_replies",
+            ));
+        }
+        Ok(())
     }
 
     /// Field block state for a frame about to be decoded (the caps were checked from the
@@ -872,6 +1007,7 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
             dead: &mut self.dead,
             plain: &mut self.plain,
             hint: &mut self.hint,
+            pending_replies: &mut self.pending_replies,
             read_buffer_size: self.cfg.read_buffer_size,
             end: n,
             ratio: self.cfg.copy_out_ratio,
@@ -936,24 +1072,32 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
         Ok(true)
     }
 
-    /// Makes `cur` an owned buffer with room for `n` bytes in all.
+    /// Makes `cur` an owned buffer that can take more of the frame of `n` bytes (header
+    /// included) at its front: room for all of it, or (a large frame growing as it arrives)
+    /// room for some of it.
+    ///
+    /// A buffer that holds the frame is kept (compacted if its free space is at the front).
+    /// A frame larger than half a read buffer grows with the bytes that arrive: its buffer is
+    /// replaced only when it is full (or smaller than a read buffer, as after a wait in a
+    /// small class), by one of `min(n, max(2 × received, read size))`. A peer that announces
+    /// a large frame and goes quiet pins at most twice what it sent, or one read buffer, and
+    /// a frame dribbled in small pieces costs O(log n) buffers and copies, not one per piece.
     fn make_room(&mut self, n: usize) -> Result<(), Error> {
         let have = self.cur.len();
-        if let Held::Owned(b) = &mut self.cur
-            && b.capacity() >= n
-        {
-            if b.spare_capacity() < n - have {
-                b.compact();
+        let rbs = self.cfg.read_buffer_size;
+        if let Held::Owned(b) = &mut self.cur {
+            let cap = b.capacity();
+            if cap >= n || (have < cap && cap >= n.min(rbs)) {
+                if b.spare_capacity() < n.min(cap) - have {
+                    b.compact();
+                }
+                return Ok(());
             }
-            return Ok(());
         }
-        let size = if n <= self.cfg.read_buffer_size / 2 {
-            self.cfg.read_buffer_size
+        let size = if n <= rbs / 2 {
+            rbs
         } else {
-            // Grow with the bytes actually received (at most doubling), so a peer that
-            // announces a large frame and goes quiet pins little: at most twice what it sent,
-            // or one read buffer.
-            n.min(have.saturating_mul(2).max(self.cfg.read_buffer_size))
+            n.min(have.saturating_mul(2).max(rbs))
         };
         self.restitch(size)
     }
@@ -994,6 +1138,13 @@ fn next_read_size(n: usize, read_buffer_size: usize) -> usize {
     } else {
         read_buffer_size
     }
+}
+
+/// Whether a frame obliges the receiver to reply: a PING or SETTINGS without ACK (RFC 9113
+/// §6.5.3, §6.7).
+#[inline(always)]
+fn wants_reply(h: FrameHeader) -> bool {
+    matches!(h.kind, kind::PING | kind::SETTINGS) && h.flags & flags::ACK == 0
 }
 
 /// The capacity `pool.get(n)` would give.

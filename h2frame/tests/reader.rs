@@ -981,3 +981,108 @@ fn the_header_block_cap_is_checked_from_the_frame_header() {
     assert_conn(&r.read_frame().unwrap_err(), ErrorCode::ENHANCE_YOUR_CALM);
     assert_eq!(pool.stats().in_use(), 0);
 }
+
+fn settings_with(value: u32) -> Frame {
+    Frame::Settings(Settings::new(&[Setting {
+        id: Setting::MAX_CONCURRENT_STREAMS,
+        value,
+    }]))
+}
+
+#[test]
+fn replies_flushed_resets_the_pending_reply_count() {
+    let pool = Pool::new();
+    // 5,000 PINGs and SETTINGS (each obliging a reply) with a PING ACK and a SETTINGS ACK
+    // (obliging nothing) among them, in 7-byte chunks, against a cap of 8; the caller flushes
+    // its replies every `k` frames that wanted one, for every k up to the cap: never refused.
+    let mut frames = Vec::new();
+    for i in 0..2_500u32 {
+        frames.push(ping(i as u8));
+        frames.push(settings_with(i));
+        if i % 3 == 0 {
+            frames.push(Frame::Ping(Ping {
+                ack: true,
+                data: [0; 8],
+            }));
+            frames.push(Frame::Settings(Settings::ack()));
+        }
+    }
+    let bytes = wire(&frames);
+    let cfg = Config::new().max_pending_replies(Some(8));
+    for k in 1..=8 {
+        let mut r = reader(&bytes, &pool, cfg.clone());
+        let mut wanted = 0;
+        let mut got = 0;
+        while let Some(f) = r.read_frame().unwrap() {
+            assert_eq!(f, frames[got]);
+            got += 1;
+            if matches!(&f, Frame::Ping(p) if !p.ack)
+                || matches!(&f, Frame::Settings(s) if !s.is_ack())
+            {
+                wanted += 1;
+                assert_eq!(r.pending_replies(), (wanted - 1) % k + 1);
+                if wanted % k == 0 {
+                    r.replies_flushed();
+                    assert_eq!(r.pending_replies(), 0);
+                }
+            }
+        }
+        assert_eq!((got, wanted), (frames.len(), 5_000), "k = {k}");
+    }
+    // One flush after 5 frames that want a reply, then none: 8 more are returned and the
+    // 14th is refused (a connection ENHANCE_YOUR_CALM; the reader is dead from then on).
+    let mut r = reader(&bytes, &pool, cfg.clone());
+    let mut wanted = 0;
+    let e = loop {
+        match r.read_frame() {
+            Ok(Some(f)) => {
+                if matches!(&f, Frame::Ping(p) if !p.ack)
+                    || matches!(&f, Frame::Settings(s) if !s.is_ack())
+                {
+                    wanted += 1;
+                    if wanted == 5 {
+                        r.replies_flushed();
+                    }
+                }
+            }
+            Ok(None) => panic!("no error"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(wanted, 13);
+    assert_eq!(r.pending_replies(), 8);
+    assert_conn(&e, ErrorCode::ENHANCE_YOUR_CALM);
+    assert_conn(&r.read_frame().unwrap_err(), ErrorCode::ENHANCE_YOUR_CALM);
+    assert!(!r.holds_buffer());
+    // The same byte by byte with a WouldBlock before each byte (the general path).
+    let steps: Vec<Step> = bytes
+        .iter()
+        .flat_map(|&b| [Step::WouldBlock, Step::Bytes(vec![b])])
+        .collect();
+    let mut r = FrameReader::with_config(Script::new(steps), &pool, cfg);
+    let mut wanted = 0;
+    let e = loop {
+        match r.try_read_frame() {
+            Ok(Some(f)) => {
+                if matches!(&f, Frame::Ping(p) if !p.ack)
+                    || matches!(&f, Frame::Settings(s) if !s.is_ack())
+                {
+                    wanted += 1;
+                    if wanted % 8 == 0 {
+                        r.replies_flushed();
+                    }
+                }
+            }
+            Ok(None) => break None,
+            Err(e) if e.is_would_block() => {}
+            Err(e) => break Some(e),
+        }
+    };
+    assert!(e.is_none(), "{e:?}");
+    assert_eq!(wanted, 5_000);
+    // Off (the default), nothing is refused, and the count keeps going.
+    let mut r = reader(&bytes, &pool, Config::new());
+    assert_eq!(read_all(&mut r).unwrap().len(), frames.len());
+    assert_eq!(r.pending_replies(), 5_000);
+    assert_eq!(pool.stats().in_use(), 0);
+}
