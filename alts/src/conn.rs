@@ -403,10 +403,12 @@ impl<T: ReadyRead> Conn<'_, T> {
         // Grow with the bytes actually received (at most doubling), so a peer that announces
         // a large record and goes quiet pins little: never more than twice what it sent (or
         // one read buffer), and never past the read limit + 4. A buffer is replaced only when
-        // it cannot hold that much, so a record dribbled in small pieces costs O(log n)
-        // buffers and copies, not one per piece.
+        // it is full (or smaller than one read), so a record dribbled in small pieces costs
+        // O(log n) buffers and copies, not one per piece, also above the largest class where
+        // buffers are exact-size.
         let target = total.min(have.saturating_mul(2).max(DEFAULT_READ_SIZE));
-        if rx.capacity() < target {
+        let floor = total.min(DEFAULT_READ_SIZE);
+        if rx.capacity() < total && (rx.capacity() < floor || have >= rx.capacity()) {
             let mut bigger = pool.get(target).map_err(AltsError::from)?;
             let _ = bigger.extend_from_slice(rx);
             *rx = bigger;

@@ -318,6 +318,34 @@ fn a_record_above_the_largest_class_grows_geometrically() {
     assert_eq!(pool.stats().in_use(), 0);
 }
 
+/// Above the largest class buffers are exact-size, so "grow to twice what arrived" must not
+/// mean "replace whenever more arrived": a 4 MiB record (read limit raised) in 4 KiB pieces
+/// is regrown only when its buffer is full.
+#[test]
+fn a_record_far_above_the_largest_class_is_regrown_only_when_full() {
+    let pool = Pool::new();
+    let payload: Vec<u8> = (0..4 << 20).map(|i| (i % 251) as u8).collect();
+    let wire = record(&mut crypter(Side::Client), &payload);
+    let mut c = Conn::new(
+        Stalled::new(&wire, 4096, true),
+        crypter(Side::Server),
+        &pool,
+    );
+    c.set_read_limit(8 << 20);
+    let got = loop {
+        match c.try_read_ready(4096, &pool) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            r => break r.unwrap().unwrap(),
+        }
+        assert!(pool.stats().in_use() <= 1);
+    };
+    // 4 KiB, 8 KiB (class 16 KiB), 32 KiB, 64 KiB (class 1 MiB) ... doubling: about a dozen.
+    assert!(gets(&pool) <= 16, "{} pool gets", gets(&pool));
+    assert_eq!(&got[..], &payload[..]);
+    drop(got);
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
 /// 10,000 conns each holding part of a record, for each of three shapes (a pool each). Documented bound: before waiting in the middle of a record, the conn keeps
 /// the received part in the smallest pool class that holds the whole record (its 8-byte
 /// header while the length is not known yet), so a partial record pins exactly one buffer of
