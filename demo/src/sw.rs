@@ -41,7 +41,11 @@ impl SwIo {
     ) -> io::Result<SwIo> {
         let mut alts = Conn::new(ReadyFd::new(sock)?, crate::wire::crypter(side), pool);
         alts.set_frame_size(ALTS_FRAME_SIZE)?;
-        let cfg = Config::new().expect_client_preface(side == Side::Server);
+        // Go's limit on queued control frames: a peer that floods PINGs or SETTINGS faster
+        // than the socket takes our ACKs is cut off (ENHANCE_YOUR_CALM).
+        let cfg = Config::new()
+            .expect_client_preface(side == Side::Server)
+            .max_pending_replies(Some(10_000));
         Ok(SwIo {
             rd: FrameReader::with_config(alts, pool, cfg),
             wr: FrameWriter::with_pool(pool),
@@ -88,9 +92,13 @@ impl SwIo {
                 Err(e) => return Err(e),
             }
         }
-        if self.out.is_empty() && self.out.capacity() != 0 {
-            // An idle connection keeps no queue either.
-            self.out = Vec::new();
+        if self.out.is_empty() && self.wr.pending() == 0 {
+            // Every reply so far is in the socket.
+            self.rd.replies_flushed();
+            if self.out.capacity() != 0 {
+                // An idle connection keeps no queue either.
+                self.out = Vec::new();
+            }
         }
         Ok(())
     }
