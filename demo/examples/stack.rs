@@ -255,9 +255,11 @@ fn chart(a: &Args, path: &str) -> io::Result<()> {
         }
     }
     let title = format!(
-        "Server RSS above its start vs idle connections ({}, {})",
+        "Server RSS above its start against idle connections (ALTS + HTTP/2)\n{}, {}, {} B \
+         burst per connection",
         today(),
-        cpu()
+        cpu(),
+        a.payload
     );
     std::fs::write(path, svg_chart(&title, &series))?;
     eprintln!("wrote {path}");

@@ -254,7 +254,7 @@ pub struct Series {
 /// assert!(svg.starts_with("<svg") && svg.contains("polyline"));
 /// ```
 pub fn svg_chart(title: &str, series: &[Series]) -> String {
-    let (w, h, l, r, t, b) = (760.0, 440.0, 80.0, 200.0, 50.0, 60.0);
+    let (w, h, l, r, t, b) = (960.0, 460.0, 80.0, 320.0, 60.0, 60.0);
     let all = series.iter().flat_map(|s| s.points.iter());
     let xmax = all.clone().map(|p| p.0).fold(1.0, f64::max);
     let ymax = nice(all.map(|p| p.1).fold(1.0, f64::max));
@@ -267,11 +267,15 @@ pub fn svg_chart(title: &str, series: &[Series]) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="13">"#
     );
     let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+    // The title's first line, then the rest (date, machine) smaller.
+    let (head, rest) = title.split_once('\n').unwrap_or((title, ""));
     let _ = writeln!(
         s,
-        r#"<text x="{}" y="28" text-anchor="middle" font-size="16">{}</text>"#,
-        (l + w - r) / 2.0,
-        xml(title)
+        r##"<text x="{}" y="24" text-anchor="middle" font-size="16">{}</text><text x="{}" y="44" text-anchor="middle" font-size="12" fill="#555">{}</text>"##,
+        w / 2.0,
+        xml(head),
+        w / 2.0,
+        xml(rest)
     );
     for i in 0..=5 {
         let (x, y) = (xmax * i as f64 / 5.0, ymax * i as f64 / 5.0);
@@ -330,14 +334,25 @@ pub fn svg_chart(title: &str, series: &[Series]) -> String {
                 se.color
             );
         }
+        if let Some(&(x, y)) = se.points.last() {
+            // The last value, next to its point.
+            let _ = writeln!(
+                s,
+                r#"<text x="{:.1}" y="{:.1}" font-size="11" fill="{}">{}</text>"#,
+                px(x) + 6.0,
+                py(y) - 6.0,
+                se.color,
+                format!("{y:.1}")
+            );
+        }
         let ly = t + 20.0 + 22.0 * i as f64;
         let _ = writeln!(
             s,
             r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{}" stroke-width="2.5"{dash}/><text x="{}" y="{}">{}</text>"#,
-            w - r + 12.0,
-            w - r + 40.0,
+            w - r + 70.0,
+            w - r + 98.0,
             se.color,
-            w - r + 46.0,
+            w - r + 104.0,
             ly + 4.0,
             xml(&se.name)
         );
