@@ -1,7 +1,7 @@
 //! [`SharedBuf`]: a frozen, reference-counted view of a pooled buffer.
 
 use crate::Buf;
-use crate::sync::{AtomicUsize, Ordering, fence};
+use crate::sync::{AtomicUsize, Ordering};
 use alloc::boxed::Box;
 use core::ops::{Bound, Deref, RangeBounds};
 use core::ptr::NonNull;
@@ -229,8 +229,11 @@ impl Drop for SharedBuf {
         if self.inner().refs.fetch_sub(1, Ordering::Release) != 1 {
             return;
         }
-        // Acquire: synchronizes with every other view's Release decrement.
-        fence(Ordering::Acquire);
+        // Acquire: synchronizes with every other view's Release decrement (they head release
+        // sequences our decrement continues). An acquire load of the count rather than an
+        // acquire fence, as `std::sync::Arc` does under ThreadSanitizer, which does not model
+        // fences and would report the read of `Shared` below as a race with those decrements.
+        self.inner().refs.load(Ordering::Acquire);
         let p = self.shared.as_ptr();
         // SAFETY: the count reached zero, so this is the last view and nothing else reads or
         // writes the `Shared` any more.

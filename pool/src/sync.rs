@@ -1,14 +1,14 @@
 //! The one place the pool takes its atomics from.
 //!
-//! Under `--cfg loom` every atomic, fence and thread-local comes from [`loom`], so the model
+//! Under `--cfg loom` every atomic and thread-local comes from [`loom`], so the model
 //! checker sees every shared-memory access the pool makes; otherwise they come from `core`
 //! (and `std` for the thread-local shard claim).
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, fence};
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize};
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, fence};
+pub(crate) use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize};
 
 pub(crate) use core::sync::atomic::Ordering;
 
