@@ -338,11 +338,10 @@ pub fn svg_chart(title: &str, series: &[Series]) -> String {
             // The last value, next to its point.
             let _ = writeln!(
                 s,
-                r#"<text x="{:.1}" y="{:.1}" font-size="11" fill="{}">{}</text>"#,
+                r#"<text x="{:.1}" y="{:.1}" font-size="11" fill="{}">{y:.1}</text>"#,
                 px(x) + 6.0,
                 py(y) - 6.0,
                 se.color,
-                format!("{y:.1}")
             );
         }
         let ly = t + 20.0 + 22.0 * i as f64;
