@@ -428,13 +428,7 @@ impl<T: ReadyRead> Conn<'_, T> {
             Header::Need(_) => frame::HEADER,
             Header::Frame { total } => total,
         };
-        let fits = pool
-            .config()
-            .class_sizes()
-            .iter()
-            .copied()
-            .find(|&c| c >= total)
-            .unwrap_or(total);
+        let fits = pool.config().capacity_for(total);
         if rx.capacity() > fits {
             let mut smaller = pool.get(total).map_err(AltsError::from)?;
             let _ = smaller.extend_from_slice(rx);

@@ -160,12 +160,7 @@ fn pinned(pool: &Pool) -> (usize, usize) {
 
 /// The capacity `pool.get(n)` gives.
 fn class_of(pool: &Pool, n: usize) -> usize {
-    pool.config()
-        .class_sizes()
-        .iter()
-        .copied()
-        .find(|&c| c >= n)
-        .unwrap_or(n)
+    pool.config().capacity_for(n)
 }
 
 #[test]

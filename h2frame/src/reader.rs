@@ -1149,12 +1149,7 @@ fn wants_reply(h: FrameHeader) -> bool {
 
 /// The capacity `pool.get(n)` would give.
 fn class_capacity(pool: &Pool, n: usize) -> usize {
-    pool.config()
-        .class_sizes()
-        .iter()
-        .copied()
-        .find(|&c| c >= n)
-        .unwrap_or(n)
+    pool.config().capacity_for(n)
 }
 
 /// Whether bytes that failed the preface check look like an HTTP/1.x request. `done` preface

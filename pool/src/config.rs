@@ -60,6 +60,18 @@ impl Config {
         &self.sizes[..self.n]
     }
 
+    /// The size of the smallest class that holds `n` bytes: the capacity of the buffer
+    /// [`Pool::get(n)`](crate::Pool::get) hands out; `n` itself above the largest class
+    /// (an unpooled allocation of that size).
+    ///
+    /// ```
+    /// let c = slackwater_pool::Config::DEFAULT;
+    /// assert_eq!((c.capacity_for(1), c.capacity_for(4097), c.capacity_for(2 << 20)), (256, 16384, 2 << 20));
+    /// ```
+    pub fn capacity_for(&self, n: usize) -> usize {
+        self.class_for(n).map_or(n, |i| self.sizes[i])
+    }
+
     /// How many idle buffers each class may keep in its shared list, in class order.
     pub fn retention_limits(&self) -> &[usize] {
         &self.limits[..self.n]
