@@ -280,17 +280,20 @@ fn a_slow_peer_dribbling_a_large_record_pins_one_buffer_of_its_class() {
     assert_eq!(pool.stats().in_use(), 0);
 }
 
-/// A record larger than the largest class (1 MiB + 4 KiB, read limit raised), dribbled in
-/// 512-byte pieces: the unpooled buffer is replaced only when full (doubling), so the pool
-/// serves O(log n) `get`s, not one per piece (each of which would copy everything received:
-/// quadratic work a slow peer could force).
-#[test]
-fn a_record_above_the_largest_class_grows_geometrically() {
+/// Dribbles one record of `len` pattern bytes (`modulus` sets the pattern) to a conn with
+/// read limit `limit`, `piece` bytes per wake-up: at most one buffer in use at every wake-up
+/// and at most `max_gets` pool `get`s (checked at every wake-up), then the payload intact and
+/// nothing in use.
+fn dribble_record(len: usize, modulus: usize, piece: usize, limit: usize, max_gets: usize) {
     let pool = Pool::new();
-    let payload: Vec<u8> = (0..(1 << 20) + 4096).map(|i| (i % 253) as u8).collect();
+    let payload: Vec<u8> = (0..len).map(|i| (i % modulus) as u8).collect();
     let wire = record(&mut crypter(Side::Client), &payload);
-    let mut c = Conn::new(Stalled::new(&wire, 512, true), crypter(Side::Server), &pool);
-    c.set_read_limit(2 << 20);
+    let mut c = Conn::new(
+        Stalled::new(&wire, piece, true),
+        crypter(Side::Server),
+        &pool,
+    );
+    c.set_read_limit(limit);
     let got = loop {
         match c.try_read_ready(4096, &pool) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -298,7 +301,7 @@ fn a_record_above_the_largest_class_grows_geometrically() {
         }
         assert!(pool.stats().in_use() <= 1);
         assert!(
-            gets(&pool) <= 24,
+            gets(&pool) <= max_gets,
             "{} pool gets: regrowing every wakeup",
             gets(&pool)
         );
@@ -313,32 +316,22 @@ fn a_record_above_the_largest_class_grows_geometrically() {
     assert_eq!(pool.stats().in_use(), 0);
 }
 
+/// A record larger than the largest class (1 MiB + 4 KiB, read limit raised), dribbled in
+/// 512-byte pieces: the unpooled buffer is replaced only when full (doubling), so the pool
+/// serves O(log n) `get`s, not one per piece (each of which would copy everything received:
+/// quadratic work a slow peer could force).
+#[test]
+fn a_record_above_the_largest_class_grows_geometrically() {
+    dribble_record((1 << 20) + 4096, 253, 512, 2 << 20, 24);
+}
+
 /// Above the largest class buffers are exact-size, so "grow to twice what arrived" must not
 /// mean "replace whenever more arrived": a 4 MiB record (read limit raised) in 4 KiB pieces
-/// is regrown only when its buffer is full.
+/// is regrown only when its buffer is full (4 KiB, 8 KiB, ... doubling: about a dozen gets;
+/// 387 before the fix).
 #[test]
 fn a_record_far_above_the_largest_class_is_regrown_only_when_full() {
-    let pool = Pool::new();
-    let payload: Vec<u8> = (0..4 << 20).map(|i| (i % 251) as u8).collect();
-    let wire = record(&mut crypter(Side::Client), &payload);
-    let mut c = Conn::new(
-        Stalled::new(&wire, 4096, true),
-        crypter(Side::Server),
-        &pool,
-    );
-    c.set_read_limit(8 << 20);
-    let got = loop {
-        match c.try_read_ready(4096, &pool) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            r => break r.unwrap().unwrap(),
-        }
-        assert!(pool.stats().in_use() <= 1);
-    };
-    // 4 KiB, 8 KiB (class 16 KiB), 32 KiB, 64 KiB (class 1 MiB) ... doubling: about a dozen.
-    assert!(gets(&pool) <= 16, "{} pool gets", gets(&pool));
-    assert_eq!(&got[..], &payload[..]);
-    drop(got);
-    assert_eq!(pool.stats().in_use(), 0);
+    dribble_record(4 << 20, 251, 4096, 8 << 20, 16);
 }
 
 /// 10,000 conns each holding part of a record, for each of three shapes (a pool each). Documented bound: before waiting in the middle of a record, the conn keeps

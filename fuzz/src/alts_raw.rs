@@ -13,9 +13,9 @@
 //! after either; buffer bounds at every wait (see `alts_util::drive`); nothing in use after
 //! drop.
 
-use crate::alts_util::{check_end, drive, fixed_key, protocol};
-use crate::{Delivery, Input, MemTransport};
-use slackwater_alts::{Backend, Conn, Counter, Crypter, Side};
+use crate::alts_util::{check_end, conn_over, drive, fixed_key, protocol};
+use crate::{Delivery, Input};
+use slackwater_alts::{Backend, Counter, Crypter, Side};
 use slackwater_ready::Pool;
 
 /// Runs one input.
@@ -57,18 +57,11 @@ pub fn run(data: &[u8]) {
     };
     let ops = inp.ops();
     let stream = inp.rest();
-    let (leftover, wire) = stream.split_at(leftover_len.min(stream.len()));
 
     let pool = Pool::new();
     {
-        let t = MemTransport::new(wire.to_vec(), how);
-        let mut conn = Conn::new(t, crypter, &pool)
-            .with_leftover(leftover)
-            .expect("with_leftover");
-        if let Some(l) = limit {
-            conn.set_read_limit(l);
-        }
-        let (out, end) = drive(&mut conn, &pool, &ops, leftover.len());
+        let (mut conn, leftover) = conn_over(stream, leftover_len, how, crypter, limit, &pool);
+        let (out, end) = drive(&mut conn, &pool, &ops, leftover);
         assert!(
             out.len() <= stream.len(),
             "{} bytes of plaintext from {} bytes",

@@ -21,8 +21,8 @@
 //! otherwise with a typed, sticky error (`FrameTooLarge` when that record's intact length
 //! exceeds the limit); everything `alts_raw` checks besides.
 
-use crate::alts_util::{End, check_end, drive, fixed_key, is_typed, protocol};
-use crate::{Delivery, Input, MemTransport};
+use crate::alts_util::{End, check_end, conn_over, drive, fixed_key, is_typed, protocol};
+use crate::{Delivery, Input};
 use slackwater_alts::{AltsError, Backend, Conn, Counter, Crypter, Side};
 use slackwater_ready::Pool;
 use std::io::Write;
@@ -241,15 +241,8 @@ pub fn run(data: &[u8]) {
     // Read it back.
     let pool = Pool::new();
     {
-        let (leftover, rest) = wire.split_at(leftover_len.min(wire.len()));
-        let t = MemTransport::new(rest.to_vec(), how);
-        let mut conn = Conn::new(t, rc, &pool)
-            .with_leftover(leftover)
-            .expect("with_leftover");
-        if let Some(l) = limit {
-            conn.set_read_limit(l);
-        }
-        let (out, end) = drive(&mut conn, &pool, &ops, leftover.len());
+        let (mut conn, leftover) = conn_over(&wire, leftover_len, how, rc, limit, &pool);
+        let (out, end) = drive(&mut conn, &pool, &ops, leftover);
         assert!(
             out == expected[..plain],
             "read {} plaintext bytes, expected the {plain} of {good} intact records \

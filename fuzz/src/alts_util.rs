@@ -1,7 +1,7 @@
 //! Reading an ALTS `Conn` to its end with a mix of read methods, checking as it goes.
 
-use crate::{MemTransport, assert_buffers_within};
-use slackwater_alts::{AltsError, Conn, Protocol};
+use crate::{Delivery, MemTransport, assert_buffers_within};
+use slackwater_alts::{AltsError, Conn, Crypter, Protocol};
 use slackwater_ready::{Pool, ReadyRead};
 use std::io::{self, Read};
 
@@ -62,6 +62,27 @@ pub(crate) fn is_typed(e: &io::Error) -> bool {
 /// partial record and unread plaintext), none larger than
 /// `pool.get(max(2 × bytes received, 64 KiB))` (it grows a record's buffer at most by
 /// doubling what arrived, and reads at most 64 KiB at a record boundary).
+/// A reading conn over `wire` delivered as `how`, its first `leftover_len` bytes passed as
+/// handshake leftover, with the read limit if given; returns it and the leftover length.
+pub(crate) fn conn_over<'p>(
+    wire: &[u8],
+    leftover_len: usize,
+    how: Delivery,
+    crypter: Crypter,
+    limit: Option<usize>,
+    pool: &'p Pool,
+) -> (Conn<'p, MemTransport>, usize) {
+    let (leftover, rest) = wire.split_at(leftover_len.min(wire.len()));
+    let t = MemTransport::new(rest.to_vec(), how);
+    let mut conn = Conn::new(t, crypter, pool)
+        .with_leftover(leftover)
+        .expect("with_leftover");
+    if let Some(l) = limit {
+        conn.set_read_limit(l);
+    }
+    (conn, leftover.len())
+}
+
 pub(crate) fn drive(
     conn: &mut Conn<'_, MemTransport>,
     pool: &Pool,
