@@ -28,6 +28,8 @@
 //!   see [`Config`]); requests above the largest class are allocated exactly and freed on
 //!   drop. [`Pool::new_static`] is `const` for `static` pools; [`global`] is one with zero
 //!   setup.
+//! * [`PoolHandle`]: an owned, cheaply cloned handle (`&'static Pool` or `Arc<Pool>`) for
+//!   types that keep a pool without a lifetime.
 //! * [`Buf`]: owned, RAII, like a fixed-capacity `Vec<u8>`; [`SharedBuf`]: frozen views.
 //! * [`FixedPool`]: buffers carved from memory held inline, for targets without an allocator.
 //! * [`Stats`]: per class, buffers in use, idle, hits, misses, bytes retained.
@@ -79,6 +81,8 @@ mod config;
 #[cfg(not(loom))]
 mod fixed;
 #[cfg(feature = "alloc")]
+mod handle;
+#[cfg(feature = "alloc")]
 mod pool;
 #[cfg(feature = "alloc")]
 mod shared;
@@ -92,6 +96,8 @@ pub use buf::{Buf, CapacityError};
 pub use config::{Config, ConfigBuilder, ConfigError, DEFAULT_CLASSES, MAX_CLASSES, MAX_RETAINED};
 #[cfg(not(loom))]
 pub use fixed::FixedPool;
+#[cfg(feature = "alloc")]
+pub use handle::PoolHandle;
 #[cfg(feature = "alloc")]
 pub use pool::Pool;
 #[cfg(feature = "alloc")]
