@@ -1,4 +1,4 @@
-//! Loopback TCP read throughput in 16 KiB reads: `read_on_ready` into pooled buffers against a
+//! Loopback TCP read throughput in 16 KiB reads: `read_ready` into pooled buffers against a
 //! plain blocking `read` into one long-lived `Vec`, in the same run.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -47,13 +47,13 @@ fn throughput(c: &mut Criterion) {
 
     let (s, writer) = flood();
     let mut ready = ReadyFd::new(s).unwrap();
-    g.bench_function("read_on_ready-pooled", |b| {
+    g.bench_function("read_ready-pooled", |b| {
         b.iter_custom(|iters| {
             let want = iters as usize * READ;
             let t = Instant::now();
             let mut got = 0;
             while got < want {
-                let buf = ready.read_on_ready(READ, global()).unwrap().unwrap();
+                let buf = ready.read_ready(READ, global()).unwrap().unwrap();
                 got += buf.len();
                 black_box(&buf[..]);
             }

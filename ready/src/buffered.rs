@@ -18,7 +18,7 @@ use std::io;
 /// ```
 /// use slackwater_ready::{Buffered, ReadyRead, global};
 /// let mut r = Buffered::new(&b"some bytes"[..]);
-/// let b = r.read_on_ready(4, global()).unwrap().unwrap();
+/// let b = r.read_ready(4, global()).unwrap().unwrap();
 /// assert_eq!(&b[..], b"some");
 /// ```
 #[derive(Debug)]
@@ -76,7 +76,7 @@ impl<R: io::Read> Buffered<R> {
 }
 
 impl<R: io::Read> ReadyRead for Buffered<R> {
-    fn read_on_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
+    fn read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
         self.read_once(size, pool, true)
     }
 
@@ -84,7 +84,7 @@ impl<R: io::Read> ReadyRead for Buffered<R> {
         self.read_once(size, pool, true)
     }
 
-    fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+    fn append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
         let spare = buf.spare_capacity_mut();
         let len = max.min(spare.len());
         let spare = &mut spare[..len];
@@ -100,7 +100,7 @@ impl<R: io::Read> ReadyRead for Buffered<R> {
     }
 
     fn try_append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
-        self.append_on_ready(buf, max)
+        self.append_ready(buf, max)
     }
 
     fn read_ready_into(&mut self, dst: &mut [u8]) -> io::Result<usize> {

@@ -1,7 +1,8 @@
 //! The Unix implementation: wait with `poll(2)`, then `read(2)` into a pooled buffer.
 
+use crate::sticky::Sticky;
 use crate::sys;
-use crate::{Buf, Pool, ReadyRead};
+use crate::{Buf, Pool, PoolHandle, ReadyRead, ReadyWrite, WriteQueue};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Arc;
@@ -51,7 +52,12 @@ impl std::error::Error for ShutdownError {}
 /// assert!(slackwater_ready::is_shutdown(&e));
 /// ```
 pub fn is_shutdown(e: &io::Error) -> bool {
-    e.get_ref().is_some_and(|inner| inner.is::<ShutdownError>())
+    e.get_ref().is_some_and(|inner| {
+        inner.is::<ShutdownError>()
+            || inner
+                .downcast_ref::<crate::RepeatedError>()
+                .is_some_and(|r| is_shutdown(r.original()))
+    })
 }
 
 fn shutdown_error() -> io::Error {
@@ -64,7 +70,7 @@ struct ShutdownInner {
     tx: OwnedFd,
 }
 
-/// Wakes a reader blocked in [`ReadyFd::read_on_ready`] from another thread and makes every
+/// Wakes a reader blocked in [`ReadyFd::read_ready`] from another thread and makes every
 /// later blocking read on it fail with a [`ShutdownError`] (see [`is_shutdown`]).
 /// Cloneable and `Send + Sync`.
 ///
@@ -73,7 +79,7 @@ struct ShutdownInner {
 /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
 /// let mut reader = ReadyFd::new(a).unwrap();
 /// let stop = reader.shutdown_handle().unwrap();
-/// let t = std::thread::spawn(move || reader.read_on_ready(4096, slackwater_ready::global()));
+/// let t = std::thread::spawn(move || reader.read_ready(4096, slackwater_ready::global()));
 /// stop.shutdown().unwrap();
 /// assert!(is_shutdown(&t.join().unwrap().unwrap_err()));
 /// ```
@@ -107,7 +113,7 @@ impl std::fmt::Debug for ShutdownHandle {
 
 /// A socket (or any [`PlaintextFd`]) read by readiness: a waiting reader holds no buffer.
 ///
-/// [`ReadyFd::new`] puts the fd in non-blocking mode. [`read_on_ready`](ReadyRead::read_on_ready)
+/// [`ReadyFd::new`] puts the fd in non-blocking mode. [`read_ready`](ReadyRead::read_ready)
 /// first tries `read(2)` into a buffer from the pool (so a readable socket costs one syscall);
 /// on `EAGAIN` the buffer goes straight back and the thread waits in `poll(2)` holding nothing;
 /// when the fd is readable it takes a buffer again and reads. The exact rules:
@@ -128,15 +134,22 @@ impl std::fmt::Debug for ShutdownHandle {
 /// let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
 /// let mut r = ReadyFd::new(a).unwrap();
 /// b.write_all(b"ping").unwrap();
-/// let buf = r.read_on_ready(4096, global()).unwrap().unwrap();
+/// let buf = r.read_ready(4096, global()).unwrap().unwrap();
 /// assert_eq!(&buf[..], b"ping");
 /// drop(b);
-/// assert!(r.read_on_ready(4096, global()).unwrap().is_none()); // EOF
+/// assert!(r.read_ready(4096, global()).unwrap().is_none()); // EOF
 /// ```
 pub struct ReadyFd<T> {
     io: T,
     timeout: Option<Duration>,
     shutdown: Option<Arc<ShutdownInner>>,
+    /// A fatal read error (a reset): Linux reports it once and then reads 0, so it is
+    /// remembered here and returned by every later read.
+    read_failed: Sticky,
+    /// Output the socket has not taken yet ([`ReadyWrite`]).
+    out: WriteQueue,
+    /// Where queued output's buffers come from.
+    pool: PoolHandle,
 }
 
 impl<T: PlaintextFd> ReadyFd<T> {
@@ -155,11 +168,54 @@ impl<T: PlaintextFd> ReadyFd<T> {
             io,
             timeout: None,
             shutdown: None,
+            read_failed: Sticky::default(),
+            out: WriteQueue::new(),
+            pool: PoolHandle::default(),
         })
     }
 }
 
 impl<T> ReadyFd<T> {
+    /// Takes the buffers of queued output ([`ReadyWrite::queue`]) from `pool` (default: the
+    /// global pool). Reads take theirs from the pool each read call names.
+    ///
+    /// ```
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let pool = slackwater_ready::PoolHandle::from(slackwater_ready::Pool::new());
+    /// let r = slackwater_ready::ReadyFd::new(a).unwrap().with_pool(pool);
+    /// ```
+    pub fn with_pool(mut self, pool: impl Into<PoolHandle>) -> Self {
+        self.pool = pool.into();
+        self
+    }
+
+    /// Sets the high-water mark of queued output ([`ReadyWrite::is_write_full`]; default
+    /// 256 KiB).
+    ///
+    /// ```
+    /// use slackwater_ready::{ReadyFd, ReadyWrite};
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let mut w = ReadyFd::new(a).unwrap().with_high_water(4);
+    /// w.queue(b"abcd").unwrap();
+    /// assert!(w.is_write_full());
+    /// ```
+    pub fn with_high_water(mut self, bytes: usize) -> Self {
+        self.out.set_high_water(bytes);
+        self
+    }
+
+    /// The queue of output the socket has not taken (its accounting: bytes, buffers, memory
+    /// pinned).
+    ///
+    /// ```
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let r = slackwater_ready::ReadyFd::new(a).unwrap();
+    /// assert_eq!(r.write_queue().capacity_bytes(), 0);
+    /// ```
+    pub fn write_queue(&self) -> &WriteQueue {
+        &self.out
+    }
+
     /// Limits each blocking wait for readability (`None`: wait forever, the default).
     ///
     /// ```
@@ -167,7 +223,7 @@ impl<T> ReadyFd<T> {
     /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
     /// let mut r = ReadyFd::new(a).unwrap();
     /// r.set_wait_timeout(Some(std::time::Duration::from_millis(10)));
-    /// let e = r.read_on_ready(16, global()).unwrap_err();
+    /// let e = r.read_ready(16, global()).unwrap_err();
     /// assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
     /// ```
     pub fn set_wait_timeout(&mut self, timeout: Option<Duration>) {
@@ -238,6 +294,12 @@ impl<T: AsFd> AsFd for ReadyFd<T> {
     }
 }
 
+impl<T: AsFd> AsRawFd for ReadyFd<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_fd().as_raw_fd()
+    }
+}
+
 impl<T: AsFd> ReadyFd<T> {
     fn wake_fd(&self) -> Option<RawFd> {
         self.shutdown.as_ref().map(|s| s.rx.as_raw_fd())
@@ -251,28 +313,32 @@ impl<T: AsFd> ReadyFd<T> {
 }
 
 impl<T: AsFd> ReadyRead for ReadyFd<T> {
-    fn read_on_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
+    fn read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
+        self.read_failed.check()?;
         if self.shutdown_requested() {
             return Err(shutdown_error());
         }
         let fd = self.io.as_fd().as_raw_fd();
         read_loop(&Libc, fd, self.wake_fd(), self.timeout, size, pool, true)
+            .map_err(|e| self.read_failed.note(e))
     }
 
     fn try_read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
+        self.read_failed.check()?;
         let fd = self.io.as_fd().as_raw_fd();
-        read_loop(&Libc, fd, None, None, size, pool, false)
+        read_loop(&Libc, fd, None, None, size, pool, false).map_err(|e| self.read_failed.note(e))
     }
 
     fn read_ready_into(&mut self, dst: &mut [u8]) -> io::Result<usize> {
+        self.read_failed.check()?;
         if self.shutdown_requested() {
             return Err(shutdown_error());
         }
         // SAFETY: `dst` is initialized, writable memory of its length.
-        unsafe { self.read_raw(dst.as_mut_ptr(), dst.len(), true) }
+        unsafe { self.read_raw(dst.as_mut_ptr(), dst.len(), true) }.map_err(|e| self.read_failed.note(e))
     }
 
-    fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+    fn append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
         if self.shutdown_requested() {
             return Err(shutdown_error());
         }
@@ -286,6 +352,12 @@ impl<T: AsFd> ReadyRead for ReadyFd<T> {
 
 impl<T: AsFd> ReadyFd<T> {
     fn append(&mut self, buf: &mut Buf, max: usize, blocking: bool) -> io::Result<usize> {
+        self.read_failed.check()?;
+        self.append_raw(buf, max, blocking)
+            .map_err(|e| self.read_failed.note(e))
+    }
+
+    fn append_raw(&mut self, buf: &mut Buf, max: usize, blocking: bool) -> io::Result<usize> {
         let spare = buf.spare_capacity_mut();
         let len = max.min(spare.len());
         // SAFETY: the first `len` spare bytes are writable memory owned by `buf`.
@@ -345,6 +417,51 @@ where
     }
     fn flush(&mut self) -> io::Result<()> {
         (&self.io).flush()
+    }
+}
+
+impl<T> ReadyWrite for ReadyFd<T>
+where
+    T: AsFd,
+    for<'a> &'a T: io::Write,
+{
+    fn queue(&mut self, data: &[u8]) -> io::Result<()> {
+        self.out.extend(data, &self.pool)
+    }
+
+    fn queue_buf(&mut self, buf: Buf) -> io::Result<()> {
+        self.out.push(buf)
+    }
+
+    fn try_flush_ready(&mut self) -> io::Result<()> {
+        let io = &self.io;
+        self.out.flush_with(|b| {
+            let mut w: &T = io;
+            io::Write::write(&mut w, b)
+        })
+    }
+
+    fn flush_ready(&mut self) -> io::Result<()> {
+        let deadline = sys::deadline(self.timeout);
+        loop {
+            match self.try_flush_ready() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if self.shutdown_requested() {
+                        return Err(shutdown_error());
+                    }
+                    wait_writable(self.io.as_fd().as_raw_fd(), self.wake_fd(), deadline)?
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn queued(&self) -> usize {
+        self.out.queued()
+    }
+
+    fn is_write_full(&self) -> bool {
+        self.out.is_full()
     }
 }
 

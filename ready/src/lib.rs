@@ -12,7 +12,7 @@
 //! let (sock, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
 //! let mut conn = ReadyFd::new(sock).unwrap();        // the fd becomes non-blocking
 //! peer.write_all(b"hello").unwrap();
-//! let buf = conn.read_on_ready(16 * 1024, global()).unwrap().unwrap();
+//! let buf = conn.read_ready(16 * 1024, global()).unwrap().unwrap();
 //! assert_eq!(&buf[..], b"hello");
 //! drop(buf);                                         // the 16 KiB buffer goes back
 //! assert_eq!(global().stats().class(2).unwrap().in_use, 0);
@@ -32,29 +32,35 @@
 #![deny(missing_docs)]
 #![cfg(unix)]
 
+mod assembler;
 mod buffered;
 mod fd;
 mod poller;
 mod reader;
+mod sticky;
 mod sys;
+mod write;
 
+pub use assembler::{Assembler, Framing, RecordError};
 pub use buffered::Buffered;
 pub use fd::{PlaintextFd, ReadyFd, ShutdownError, ShutdownHandle, is_shutdown};
 pub use poller::{Event, Events, Interest, Poller, Waker};
 pub use reader::PooledReader;
-pub use slackwater_pool::{self as pool, Buf, Pool, PoolError, SharedBuf, global};
+pub use slackwater_pool::{self as pool, Buf, Pool, PoolError, PoolHandle, SharedBuf, global};
+pub use sticky::{RepeatedError, is_transient, repeat_error};
+pub use write::{DEFAULT_HIGH_WATER, ReadyWrite, WriteQueue};
 
 use std::io;
 
 /// A byte source that can wait for readiness **before** it takes a buffer.
 ///
 /// # Contract
-/// * [`read_on_ready(size, pool)`](ReadyRead::read_on_ready) blocks until the source has data,
+/// * [`read_ready(size, pool)`](ReadyRead::read_ready) blocks until the source has data,
 ///   has reached its end, or has failed. Only then does it take a buffer of at least `size`
 ///   bytes from `pool` (`size == 0` counts as 1) and read into it.
 ///   * `Ok(Some(buf))`: `buf` holds at least one byte. Byte-stream sources (every source in
 ///     this crate) return at most `max(size, 1)` bytes; a record layer may return one whole
-///     record's plaintext, which can be more (use [`append_on_ready`](ReadyRead::append_on_ready)
+///     record's plaintext, which can be more (use [`append_ready`](ReadyRead::append_ready)
 ///     for an exact limit; such layers override it).
 ///   * `Ok(None)`: a clean end of stream. It is never used to mean "no data yet".
 ///   * `Err(e)`: an I/O error, a timeout ([`TimedOut`](io::ErrorKind::TimedOut)) or a
@@ -87,13 +93,13 @@ pub trait ReadyRead {
     /// # Errors
     /// I/O errors of the source, [`TimedOut`](io::ErrorKind::TimedOut), a shutdown, or
     /// `OutOfMemory` if the pool cannot allocate.
-    fn read_on_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>>;
+    fn read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>>;
 
-    /// Like [`read_on_ready`](ReadyRead::read_on_ready), but returns `WouldBlock` instead of
+    /// Like [`read_ready`](ReadyRead::read_ready), but returns `WouldBlock` instead of
     /// waiting.
     ///
     /// # Errors
-    /// As `read_on_ready`, plus [`WouldBlock`](io::ErrorKind::WouldBlock).
+    /// As `read_ready`, plus [`WouldBlock`](io::ErrorKind::WouldBlock).
     fn try_read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>>;
 
     /// Blocks until readable, then reads straight into `dst` (no pooled buffer): for reads
@@ -104,12 +110,12 @@ pub trait ReadyRead {
     /// size they would have asked for.
     ///
     /// # Errors
-    /// As [`read_on_ready`](ReadyRead::read_on_ready).
+    /// As [`read_ready`](ReadyRead::read_ready).
     fn read_ready_into(&mut self, dst: &mut [u8]) -> io::Result<usize> {
         if dst.is_empty() {
             return Ok(0);
         }
-        match self.read_on_ready(dst.len(), global())? {
+        match self.read_ready(dst.len(), global())? {
             None => Ok(0),
             Some(b) if b.len() <= dst.len() => {
                 dst[..b.len()].copy_from_slice(&b);
@@ -127,30 +133,30 @@ pub trait ReadyRead {
     /// capacity is 0. This is how a layer above completes a partial record without copying.
     ///
     /// The default reads into a pooled buffer and copies; it is exact only for sources that
-    /// return at most `size` bytes from `read_on_ready`, so a source that can return more
+    /// return at most `size` bytes from `read_ready`, so a source that can return more
     /// must override it. The implementations in this crate read straight into `buf`'s spare
     /// capacity.
     ///
     /// # Errors
-    /// As [`read_on_ready`](ReadyRead::read_on_ready).
+    /// As [`read_ready`](ReadyRead::read_ready).
     ///
     /// ```
     /// use slackwater_ready::{Buffered, ReadyRead, global};
     /// let mut src = Buffered::new(&b"abcdef"[..]);
     /// let mut buf = global().get(16).unwrap();
     /// buf.extend_from_slice(b"x").unwrap();
-    /// assert_eq!(src.append_on_ready(&mut buf, 3).unwrap(), 3);
+    /// assert_eq!(src.append_ready(&mut buf, 3).unwrap(), 3);
     /// assert_eq!(&buf[..], b"xabc");
     /// ```
-    fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+    fn append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
         let max = max.min(buf.spare_capacity());
         if max == 0 {
             return Ok(0);
         }
-        append_copy(self.read_on_ready(max, global())?, buf)
+        append_copy(self.read_ready(max, global())?, buf)
     }
 
-    /// Like [`append_on_ready`](ReadyRead::append_on_ready), but returns `WouldBlock` instead
+    /// Like [`append_ready`](ReadyRead::append_ready), but returns `WouldBlock` instead
     /// of waiting.
     ///
     /// # Errors
@@ -173,7 +179,7 @@ pub trait ReadyRead {
     }
 }
 
-/// Appends what a `read_on_ready(max)` returned (at most `max <= spare` bytes for a source
+/// Appends what a `read_ready(max)` returned (at most `max <= spare` bytes for a source
 /// that keeps the contract, so it fits).
 fn append_copy(got: Option<Buf>, buf: &mut Buf) -> io::Result<usize> {
     match got {
@@ -190,7 +196,7 @@ fn too_much() -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
         "the ReadyRead source returned more bytes than asked; it must override \
-         read_ready_into / append_on_ready",
+         read_ready_into / append_ready",
     )
 }
 
@@ -198,8 +204,8 @@ fn too_much() -> io::Error {
 macro_rules! forward_ready_read {
     ($($t:ty),*) => {$(
         impl<R: ReadyRead + ?Sized> ReadyRead for $t {
-            fn read_on_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
-                (**self).read_on_ready(size, pool)
+            fn read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
+                (**self).read_ready(size, pool)
             }
             fn try_read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
                 (**self).try_read_ready(size, pool)
@@ -207,8 +213,8 @@ macro_rules! forward_ready_read {
             fn read_ready_into(&mut self, dst: &mut [u8]) -> io::Result<usize> {
                 (**self).read_ready_into(dst)
             }
-            fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
-                (**self).append_on_ready(buf, max)
+            fn append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+                (**self).append_ready(buf, max)
             }
             fn try_append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
                 (**self).try_append_ready(buf, max)

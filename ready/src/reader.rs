@@ -1,6 +1,8 @@
 //! [`PooledReader`]: `io::Read` over a `ReadyRead`, with a buffer only while bytes wait.
 
-use crate::{Buf, Pool, ReadyRead};
+use crate::sticky::Sticky;
+use crate::{Buf, PoolHandle, ReadyRead};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::io;
 
 /// An [`io::Read`] + [`io::BufRead`] over any [`ReadyRead`] whose internal buffer comes from
@@ -13,14 +15,15 @@ use std::io;
 ///   keeps the rest; the buffer returns to the pool when the last byte is consumed.
 /// * Each `read` makes at most one read of the source, so an error that follows data is
 ///   reported by the next call, after the data. End of stream is sticky: once reached, every
-///   later `read` returns 0.
+///   later `read` returns 0. So is a fatal error of the source (a reset): every later `read`
+///   returns it again, never a clean end of stream.
 ///
 /// ```
 /// use slackwater_ready::{PooledReader, ReadyFd, Pool};
 /// use std::io::{Read, Write};
-/// let pool = Pool::new();
+/// let pool = slackwater_ready::PoolHandle::from(Pool::new());
 /// let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
-/// let mut r = PooledReader::new(ReadyFd::new(a).unwrap(), 4096, &pool);
+/// let mut r = PooledReader::new(ReadyFd::new(a).unwrap(), 4096, pool.clone());
 /// b.write_all(b"hello world").unwrap();
 /// let mut word = [0u8; 5];
 /// r.read_exact(&mut word).unwrap();
@@ -29,28 +32,30 @@ use std::io;
 /// r.read_exact(&mut rest).unwrap();
 /// assert_eq!(pool.stats().in_use(), 0);              // drained: the buffer went back
 /// ```
-pub struct PooledReader<'p, R> {
+pub struct PooledReader<R> {
     inner: R,
-    pool: &'p Pool,
+    pool: PoolHandle,
     size: usize,
     buf: Option<Buf>,
     eof: bool,
+    failed: Sticky,
 }
 
-impl<'p, R: ReadyRead> PooledReader<'p, R> {
+impl<R: ReadyRead> PooledReader<R> {
     /// Reads `inner` through buffers of `buffer_size` bytes (at least 1) from `pool`.
     ///
     /// ```
     /// let r = slackwater_ready::PooledReader::new(
     ///     slackwater_ready::Buffered::new(std::io::empty()), 4096, slackwater_ready::global());
     /// ```
-    pub fn new(inner: R, buffer_size: usize, pool: &'p Pool) -> Self {
+    pub fn new(inner: R, buffer_size: usize, pool: impl Into<PoolHandle>) -> Self {
         PooledReader {
             inner,
-            pool,
+            pool: pool.into(),
             size: buffer_size.max(1),
             buf: None,
             eof: false,
+            failed: Sticky::NONE,
         }
     }
 
@@ -76,6 +81,17 @@ impl<'p, R: ReadyRead> PooledReader<'p, R> {
         &self.inner
     }
 
+    /// The source, mutably (reading from it directly skips what is buffered here).
+    ///
+    /// ```
+    /// let mut r = slackwater_ready::PooledReader::new(
+    ///     slackwater_ready::Buffered::new(std::io::empty()), 4096, slackwater_ready::global());
+    /// let _ = r.get_mut();
+    /// ```
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
     /// Unwraps the source; buffered bytes are dropped (their buffer goes back to the pool).
     ///
     /// ```
@@ -89,16 +105,18 @@ impl<'p, R: ReadyRead> PooledReader<'p, R> {
 
     fn fill(&mut self) -> io::Result<()> {
         if self.buf.is_none() && !self.eof {
-            match self.inner.read_on_ready(self.size, self.pool)? {
-                None => self.eof = true,
-                Some(b) => self.buf = Some(b),
+            self.failed.check()?;
+            match self.inner.read_ready(self.size, &self.pool) {
+                Ok(None) => self.eof = true,
+                Ok(Some(b)) => self.buf = Some(b),
+                Err(e) => return Err(self.failed.note(e)),
             }
         }
         Ok(())
     }
 }
 
-impl<R: ReadyRead> io::Read for PooledReader<'_, R> {
+impl<R: ReadyRead> io::Read for PooledReader<R> {
     fn read(&mut self, dst: &mut [u8]) -> io::Result<usize> {
         if dst.is_empty() {
             return Ok(0);
@@ -108,7 +126,11 @@ impl<R: ReadyRead> io::Read for PooledReader<'_, R> {
                 return Ok(0);
             }
             if dst.len() >= self.size {
-                let n = self.inner.read_ready_into(dst)?;
+                self.failed.check()?;
+                let n = self
+                    .inner
+                    .read_ready_into(dst)
+                    .map_err(|e| self.failed.note(e))?;
                 self.eof = n == 0;
                 return Ok(n);
             }
@@ -123,7 +145,7 @@ impl<R: ReadyRead> io::Read for PooledReader<'_, R> {
     }
 }
 
-impl<R: ReadyRead> io::BufRead for PooledReader<'_, R> {
+impl<R: ReadyRead> io::BufRead for PooledReader<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         self.fill()?;
         Ok(self.buf.as_deref().unwrap_or(&[]))
@@ -139,7 +161,19 @@ impl<R: ReadyRead> io::BufRead for PooledReader<'_, R> {
     }
 }
 
-impl<R> std::fmt::Debug for PooledReader<'_, R> {
+impl<R: AsFd> AsFd for PooledReader<R> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
+impl<R: AsRawFd> AsRawFd for PooledReader<R> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.as_raw_fd()
+    }
+}
+
+impl<R> std::fmt::Debug for PooledReader<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PooledReader")
             .field("buffer_size", &self.size)

@@ -19,7 +19,7 @@ fn tcp_pair() -> (TcpStream, TcpStream) {
 /// Reads everything until EOF, checking the pool holds only the buffer being returned.
 fn read_all(r: &mut impl ReadyRead, pool: &Pool) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
-    while let Some(b) = r.read_on_ready(4096, pool)? {
+    while let Some(b) = r.read_ready(4096, pool)? {
         assert!(!b.is_empty(), "Ok(Some) always holds at least one byte");
         assert_eq!(pool.stats().in_use(), 1);
         out.extend_from_slice(&b);
@@ -61,7 +61,7 @@ fn eof_with_no_data_is_none_every_time() {
     let mut r = ReadyFd::new(s).unwrap();
     drop(c);
     for _ in 0..3 {
-        assert!(r.read_on_ready(100, &pool).unwrap().is_none());
+        assert!(r.read_ready(100, &pool).unwrap().is_none());
         assert!(r.try_read_ready(100, &pool).unwrap().is_none());
     }
     assert_eq!(pool.stats().in_use(), 0);
@@ -79,7 +79,7 @@ fn one_byte_dribbles_hold_no_buffer_between_bytes() {
         }
     });
     let mut got = Vec::new();
-    while let Some(buf) = r.read_on_ready(16 * 1024, &pool).unwrap() {
+    while let Some(buf) = r.read_ready(16 * 1024, &pool).unwrap() {
         got.extend_from_slice(&buf);
     }
     w.join().unwrap();
@@ -111,12 +111,12 @@ fn peer_reset_is_an_error_after_the_bytes_read_before_it() {
     let (s, mut c) = tcp_pair();
     let mut r = ReadyFd::new(s).unwrap();
     c.write_all(b"before").unwrap();
-    let first = r.read_on_ready(4096, &pool).unwrap().unwrap();
+    let first = r.read_ready(4096, &pool).unwrap().unwrap();
     assert_eq!(&first[..], b"before");
     drop(first);
     set_linger_zero(&c);
     drop(c); // RST
-    let e = r.read_on_ready(4096, &pool).unwrap_err();
+    let e = r.read_ready(4096, &pool).unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}");
     assert_eq!(pool.stats().in_use(), 0);
 }
@@ -128,7 +128,7 @@ fn wait_timeout() {
     let mut r = ReadyFd::new(a).unwrap();
     r.set_wait_timeout(Some(Duration::from_millis(30)));
     let t = Instant::now();
-    let e = r.read_on_ready(4096, &pool).unwrap_err();
+    let e = r.read_ready(4096, &pool).unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::TimedOut);
     assert!(t.elapsed() >= Duration::from_millis(30));
     let mut dst = [0u8; 8];
@@ -147,7 +147,7 @@ fn shutdown_wakes_a_blocked_reader_and_sticks() {
     let stop = r.shutdown_handle().unwrap();
     let p = pool.clone();
     let t = thread::spawn(move || {
-        let e = r.read_on_ready(4096, &p).unwrap_err();
+        let e = r.read_ready(4096, &p).unwrap_err();
         (r, e)
     });
     thread::sleep(Duration::from_millis(20));
@@ -156,7 +156,7 @@ fn shutdown_wakes_a_blocked_reader_and_sticks() {
     let (mut r, e) = t.join().unwrap();
     assert!(is_shutdown(&e), "{e}");
     assert_eq!(e.kind(), io::ErrorKind::ConnectionAborted);
-    assert!(is_shutdown(&r.read_on_ready(1, &pool).unwrap_err()));
+    assert!(is_shutdown(&r.read_ready(1, &pool).unwrap_err()));
     assert_eq!(pool.stats().in_use(), 0);
 }
 
@@ -185,7 +185,7 @@ fn eintr_from_a_signal_without_sa_restart_is_retried() {
     let t = thread::spawn(move || {
         // SAFETY: pthread_self has no preconditions.
         tx.send(unsafe { libc::pthread_self() } as usize).unwrap();
-        r.read_on_ready(4096, &p).map(|b| b.map(|b| b.to_vec()))
+        r.read_ready(4096, &p).map(|b| b.map(|b| b.to_vec()))
     });
     let tid = rx.recv().unwrap() as libc::pthread_t;
     let before = SIGNALS.load(Ordering::SeqCst);
@@ -225,7 +225,7 @@ fn blocking_write_through_a_nonblocking_fd() {
     let pool = Pool::new();
     let mut got = Vec::new();
     while got.len() < payload.len() {
-        got.extend_from_slice(&r.read_on_ready(32 * 1024, &pool).unwrap().unwrap());
+        got.extend_from_slice(&r.read_ready(32 * 1024, &pool).unwrap().unwrap());
     }
     t.join().unwrap().unwrap();
     assert!(got == payload);
@@ -237,10 +237,10 @@ fn append_completes_a_partial_record_in_the_same_buffer() {
     let (a, mut b) = UnixStream::pair().unwrap();
     let mut r = ReadyFd::new(a).unwrap();
     b.write_all(b"0123456789").unwrap();
-    let mut buf = r.read_on_ready(4, &pool).unwrap().unwrap();
+    let mut buf = r.read_ready(4, &pool).unwrap().unwrap();
     assert_eq!(&buf[..], b"0123", "at most `size` bytes");
     let addr = buf.as_ptr();
-    assert_eq!(r.append_on_ready(&mut buf, 3).unwrap(), 3);
+    assert_eq!(r.append_ready(&mut buf, 3).unwrap(), 3);
     assert_eq!(&buf[..], b"0123456");
     assert_eq!(r.try_append_ready(&mut buf, 100).unwrap(), 3);
     assert_eq!(&buf[..], b"0123456789");
@@ -250,7 +250,7 @@ fn append_completes_a_partial_record_in_the_same_buffer() {
         io::ErrorKind::WouldBlock
     );
     drop(b);
-    assert_eq!(r.append_on_ready(&mut buf, 100).unwrap(), 0, "EOF");
+    assert_eq!(r.append_ready(&mut buf, 100).unwrap(), 0, "EOF");
     drop(buf);
     assert_eq!(pool.stats().in_use(), 0);
 }
