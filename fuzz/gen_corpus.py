@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of every fuzz target into fuzz/corpus/<target>/.
 
-Built from ../shared/vectors/ (beside the repository; override with SLACKWATER_VECTORS), read
-as they are: gRPC-Go's ALTS vectors (alts.json) and the http2jp frame cases
-(h2-frame-cases/). Each seed is laid out the way its target decodes its input (see the module
-docs in fuzz/src/). Python 3 standard library only. Deterministic: the same vectors give the
-same files, so re-running it is harmless; files libFuzzer added to a corpus are kept.
+Built from the test data the repository carries, read as it is: gRPC-Go's ALTS vectors
+(alts/tests/data/alts.json) and the http2jp frame cases (h2frame/tests/data/h2-frame-cases/;
+origins and licences in each tests/data/README.md). Each seed is laid out the way its target
+decodes its input (see the module docs in fuzz/src/). Python 3 standard library only.
+Deterministic: the same vectors give the same files, so re-running it is harmless; files
+libFuzzer added to a corpus are kept.
 
 usage: python3 fuzz/gen_corpus.py [--out DIR]
 """
@@ -22,11 +23,15 @@ REPO = os.path.dirname(HERE)
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
-def vectors_dir():
-    d = os.environ.get("SLACKWATER_VECTORS") or os.path.join(REPO, "..", "shared", "vectors")
-    if not os.path.isfile(os.path.join(d, "alts.json")):
-        sys.exit(f"gen_corpus.py: no alts.json in {d} (set SLACKWATER_VECTORS)")
-    return d
+ALTS_JSON = os.path.join(REPO, "alts", "tests", "data", "alts.json")
+H2_CASES = os.path.join(REPO, "h2frame", "tests", "data", "h2-frame-cases")
+
+
+def check_data():
+    if not os.path.isfile(ALTS_JSON):
+        sys.exit(f"gen_corpus.py: missing {os.path.relpath(ALTS_JSON)} (the repository's ALTS vectors)")
+    if not os.path.isdir(H2_CASES):
+        sys.exit(f"gen_corpus.py: missing {os.path.relpath(H2_CASES)} (the repository's HTTP/2 cases)")
 
 
 def u16(v):
@@ -178,10 +183,10 @@ def alts_sealed_seeds(alts):
     return seeds
 
 
-def h2_cases(vec):
+def h2_cases():
     cases = {}
-    for f in sorted(glob.glob(os.path.join(vec, "h2-frame-cases", "*", "*.json"))):
-        name = os.path.relpath(f, os.path.join(vec, "h2-frame-cases"))[:-5].replace(os.sep, "-")
+    for f in sorted(glob.glob(os.path.join(H2_CASES, "*", "*.json"))):
+        name = os.path.relpath(f, H2_CASES)[:-5].replace(os.sep, "-")
         d = json.load(open(f))
         cases[name] = (bytes.fromhex(d["wire"]), d["error"] is None)
     return cases
@@ -285,9 +290,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=os.path.join(HERE, "corpus"))
     args = ap.parse_args()
-    vec = vectors_dir()
-    alts = json.load(open(os.path.join(vec, "alts.json")))
-    cases = h2_cases(vec)
+    check_data()
+    alts = json.load(open(ALTS_JSON))
+    cases = h2_cases()
     targets = {
         "alts_raw": alts_raw_seeds(alts),
         "alts_sealed": alts_sealed_seeds(alts),

@@ -1,4 +1,5 @@
-//! Every vector of `../shared/vectors/alts.json` (gRPC-Go's own test data), on every backend.
+//! Every vector of `tests/data/alts.json` (gRPC-Go's own test data, copied into the repository;
+//! see `tests/data/README.md`), on every backend.
 
 use serde_json::Value;
 use slackwater_alts::{
@@ -7,12 +8,9 @@ use slackwater_alts::{
 use slackwater_ready::{Buffered, Pool, ReadyRead};
 
 fn vectors() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/vectors/alts.json"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/alts.json");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
-        panic!("the shared vectors must be beside the repository: {path}: {e}")
+        panic!("the ALTS test vectors are missing from the repository: {path}: {e}")
     });
     serde_json::from_str(&text).unwrap()
 }

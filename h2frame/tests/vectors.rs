@@ -1,7 +1,8 @@
-//! The 34 http2jp cases in `../shared/vectors/h2-frame-cases/`, used as they are: every valid
-//! case decodes to the expected fields and re-encodes to the same wire bytes; every error case
-//! yields one of the listed codes with the scope RFC 9113 gives. Each wire is also fed through
-//! the streaming reader one byte at a time (with `WouldBlock` between bytes).
+//! The 34 http2jp cases in `tests/data/h2-frame-cases/` (copied into the repository; see
+//! `tests/data/README.md`), used as they are: every valid case decodes to the expected fields
+//! and re-encodes to the same wire bytes; every error case yields one of the listed codes with
+//! the scope RFC 9113 gives. Each wire is also fed through the streaming reader one byte at a
+//! time (with `WouldBlock` between bytes).
 
 mod common;
 
@@ -9,10 +10,7 @@ use common::{Json, Script, Step, parse_json, unhex};
 use slackwater_h2frame::{Config, Error, Frame, FrameReader, Pool, Scope, decode, encode, global};
 use std::path::{Path, PathBuf};
 
-const DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/vectors/h2-frame-cases"
-);
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/h2-frame-cases");
 
 struct Case {
     name: String,
@@ -36,7 +34,7 @@ fn cases() -> Vec<Case> {
     let dir = Path::new(DIR);
     assert!(
         dir.is_dir(),
-        "the shared test vectors are missing: expected {} (shared/ must sit beside the repo)",
+        "the HTTP/2 test cases are missing from the repository: expected {}",
         dir.display()
     );
     let mut paths = Vec::new();
