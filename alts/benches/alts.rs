@@ -52,7 +52,7 @@ struct Replay {
 }
 
 impl ReadyRead for Replay {
-    fn read_on_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
+    fn read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
         if self.pos == self.data.len() {
             return Ok(None);
         }
@@ -63,9 +63,9 @@ impl ReadyRead for Replay {
         Ok(Some(b))
     }
     fn try_read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
-        self.read_on_ready(size, pool)
+        self.read_ready(size, pool)
     }
-    fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+    fn append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
         let n = max
             .min(buf.spare_capacity())
             .min(self.data.len() - self.pos);
@@ -74,7 +74,7 @@ impl ReadyRead for Replay {
         Ok(n)
     }
     fn try_append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
-        self.append_on_ready(buf, max)
+        self.append_ready(buf, max)
     }
 }
 
@@ -99,7 +99,7 @@ fn records_per_batch(payload: usize) -> usize {
 }
 
 fn open(c: &mut Criterion) {
-    let pool = Pool::new();
+    let pool = slackwater_alts::PoolHandle::from(Pool::new());
     let mut g = c.benchmark_group("open");
     for &backend in Backend::available() {
         for (payload, name) in SIZES {
@@ -125,12 +125,12 @@ fn open(c: &mut Criterion) {
                                     pos: 0,
                                 },
                                 crypter,
-                                &pool,
-                            );
+                            )
+                            .with_pool(pool.clone());
                             let t = Instant::now();
                             let mut got = 0;
                             while got < n * payload {
-                                let p = conn.read_on_ready(payload, &pool).unwrap().unwrap();
+                                let p = conn.read_ready(payload, &pool).unwrap().unwrap();
                                 got += p.len();
                                 black_box(&p[..]);
                             }
@@ -179,7 +179,7 @@ fn open(c: &mut Criterion) {
 }
 
 fn seal(c: &mut Criterion) {
-    let pool = Pool::new();
+    let pool = slackwater_alts::PoolHandle::from(Pool::new());
     let mut g = c.benchmark_group("seal");
     for &backend in Backend::available() {
         for (payload, name) in SIZES {
@@ -192,8 +192,13 @@ fn seal(c: &mut Criterion) {
                 |b, _| {
                     let crypter =
                         Crypter::new(Protocol::Aes128Gcm, Side::Client, &KEY, backend).unwrap();
-                    let mut conn = Conn::new(std::io::sink(), crypter, &pool);
-                    conn.set_frame_size(frame).unwrap();
+                    let mut conn = Conn::new(std::io::sink(), crypter).with_pool(pool.clone());
+                    conn = conn.with_config(
+                        slackwater_alts::Config::builder()
+                            .frame_size(frame)
+                            .build()
+                            .unwrap(),
+                    );
                     let mut out = pool.get(payload + 2 * 24).unwrap();
                     b.iter(|| {
                         out.clear();
@@ -277,11 +282,11 @@ fn allocations(_: &mut Criterion) {
                 let data = stream(backend, payload, 2 * n);
                 let crypter =
                     Crypter::new(Protocol::Aes128Gcm, Side::Server, &KEY, backend).unwrap();
-                let mut conn = Conn::new(Replay { data, pos: 0 }, crypter, pool);
+                let mut conn = Conn::new(Replay { data, pos: 0 }, crypter).with_pool(pool);
                 let mut read = |k: usize| {
                     let mut got = 0;
                     while got < k * payload {
-                        got += conn.read_on_ready(payload, pool).unwrap().unwrap().len();
+                        got += conn.read_ready(payload, pool).unwrap().unwrap().len();
                     }
                 };
                 read(n);
@@ -291,7 +296,7 @@ fn allocations(_: &mut Criterion) {
 
                 let crypter =
                     Crypter::new(Protocol::Aes128Gcm, Side::Client, &KEY, backend).unwrap();
-                let mut w = Conn::new(std::io::sink(), crypter, pool);
+                let mut w = Conn::new(std::io::sink(), crypter).with_pool(pool);
                 w.set_frame_size((payload + 24).clamp(4096, 512 * 1024))
                     .unwrap();
                 let plain = vec![1u8; payload];

@@ -61,25 +61,24 @@ impl Cipher {
         }
     }
 
-    fn seal(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
+    /// The tag, or `None` if the backend refused (only for messages over its limit, 64 GiB;
+    /// records are at most 1 MiB). A refusal is an error, never a made-up tag.
+    fn seal(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> Option<[u8; TAG_LEN]> {
         match self {
-            Cipher::AesGcm(c) => {
-                // Fails only for messages over 64 GiB; records are at most 1 MiB.
-                let tag = c
-                    .encrypt_inout_detached(&Nonce::from(*nonce), aad, buf.into())
-                    .unwrap_or_default();
-                tag.into()
-            }
+            Cipher::AesGcm(c) => c
+                .encrypt_inout_detached(&Nonce::from(*nonce), aad, buf.into())
+                .ok()
+                .map(Into::into),
             #[cfg(feature = "ring")]
             Cipher::Ring(k) => {
                 let n = ring::aead::Nonce::assume_unique_for_key(*nonce);
                 k.seal_in_place_separate_tag(n, ring::aead::Aad::from(aad), buf)
+                    .ok()
                     .map(|t| {
                         let mut out = [0u8; TAG_LEN];
                         out.copy_from_slice(t.as_ref());
                         out
                     })
-                    .unwrap_or([0; TAG_LEN])
             }
         }
     }
@@ -112,7 +111,7 @@ impl Cipher {
 /// use slackwater_alts::{Backend, Protocol, RecordAead};
 /// let mut a = RecordAead::new(Protocol::Aes128GcmRekey, &[7; 44], Backend::default()).unwrap();
 /// let mut data = *b"hello";
-/// let tag = a.seal(&[0; 12], b"", &mut data);
+/// let tag = a.seal(&[0; 12], b"", &mut data).unwrap();
 /// a.open(&[0; 12], b"", &mut data, &tag).unwrap();
 /// assert_eq!(&data, b"hello");
 /// ```
@@ -195,7 +194,7 @@ impl RecordAead {
     /// use slackwater_alts::{Backend, Protocol, RecordAead};
     /// let mut a = RecordAead::new(Protocol::Aes128Gcm, &[1; 16], Backend::default()).unwrap();
     /// let mut buf = *b"data";
-    /// let tag = a.seal(&[0; 12], b"", &mut buf);
+    /// let tag = a.seal(&[0; 12], b"", &mut buf).unwrap();
     /// a.release_schedule();
     /// a.open(&[0; 12], b"", &mut buf, &tag).unwrap();
     /// assert_eq!(&buf, b"data");
@@ -243,16 +242,25 @@ impl RecordAead {
 
     /// Encrypts `buf` in place and returns the tag.
     ///
+    /// # Errors
+    /// [`AltsError::SealFailed`] if the backend refuses (a message over its size limit); no
+    /// tag is made up then.
+    ///
     /// ```
     /// use slackwater_alts::{Backend, Protocol, RecordAead};
     /// let mut a = RecordAead::new(Protocol::Aes128Gcm, &[1; 16], Backend::default()).unwrap();
     /// let mut buf = [0u8; 4];
-    /// let tag = a.seal(&[0; 12], b"", &mut buf);
+    /// let tag = a.seal(&[0; 12], b"", &mut buf).unwrap();
     /// assert_eq!(tag.len(), 16);
     /// ```
-    pub fn seal(&mut self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
+    pub fn seal(
+        &mut self,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<[u8; TAG_LEN], AltsError> {
         let (c, n) = self.cipher(nonce);
-        c.seal(&n, aad, buf)
+        c.seal(&n, aad, buf).ok_or(AltsError::SealFailed)
     }
 
     /// Decrypts `buf` in place if `tag` authenticates it.

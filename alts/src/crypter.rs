@@ -195,7 +195,7 @@ impl Crypter {
     /// ```
     pub fn seal(&mut self, buf: &mut [u8]) -> Result<[u8; TAG_LEN], AltsError> {
         let nonce = self.out_ctr.value()?;
-        let tag = self.out.seal(&nonce, &[], buf);
+        let tag = self.out.seal(&nonce, &[], buf)?;
         self.out_ctr.increment();
         Ok(tag)
     }

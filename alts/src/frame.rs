@@ -23,6 +23,14 @@ pub const MIN_FRAME_SIZE: usize = 4096;
 /// The largest frame size that may be negotiated.
 pub const MAX_FRAME_SIZE: usize = 512 * 1024;
 
+/// The header rule [`slackwater_ready::Assembler`] cuts the record stream with.
+pub(crate) fn framing(buf: &[u8], limit: usize) -> Result<slackwater_ready::Framing, AltsError> {
+    Ok(match parse_header(buf, limit)? {
+        Header::Need(n) => slackwater_ready::Framing::Need(n),
+        Header::Frame { total } => slackwater_ready::Framing::Record(total),
+    })
+}
+
 /// What the first bytes of a frame say.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Header {

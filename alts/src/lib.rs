@@ -3,14 +3,14 @@
 //!
 //! ```
 //! use slackwater_alts::{Backend, Conn, Crypter, Protocol, Side};
-//! use slackwater_ready::{global, ReadyFd, ReadyRead};
+//! use slackwater_ready::ReadyFd;
 //! use std::io::{Read, Write};
 //!
 //! let key = [0x42u8; 16]; // from the ALTS handshake, which is out of scope here
 //! let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
 //! let mk = |side| Crypter::new(Protocol::Aes128Gcm, side, &key, Backend::default()).unwrap();
-//! let mut client = Conn::new(ReadyFd::new(a).unwrap(), mk(Side::Client), global());
-//! let mut server = Conn::new(ReadyFd::new(b).unwrap(), mk(Side::Server), global());
+//! let mut client = Conn::new(ReadyFd::new(a).unwrap(), mk(Side::Client));   // global pool
+//! let mut server = Conn::new(ReadyFd::new(b).unwrap(), mk(Side::Server));
 //! client.write_all(b"ping").unwrap();
 //! let mut got = [0u8; 4];
 //! server.read_exact(&mut got).unwrap();
@@ -18,8 +18,9 @@
 //! ```
 //!
 //! # Pieces
-//! * [`Conn`]: the connection: frames, decrypts in place into pooled buffers, holds no buffer
-//!   while idle, implements `ReadyRead`, `io::Read` and `io::Write`.
+//! * [`Conn`]: the connection: frames, decrypts in place into pooled buffers, seals in place
+//!   into the transport's write queue, holds no buffer while idle; implements `ReadyRead`,
+//!   `ReadyWrite`, `io::Read` and `io::Write`. [`Config`]: its settings (one builder).
 //! * [`Crypter`]: both directions' keys and [`Counter`]s; [`RecordAead`]: one direction's
 //!   AEAD (plain or rekeying), public for test vectors.
 //! * [`Backend`]: RustCrypto `aes-gcm` (default) or `ring` (feature `ring`).
@@ -48,61 +49,78 @@ mod crypter;
 mod frame;
 
 pub use aead::{Backend, RecordAead, TAG_LEN};
-pub use conn::Conn;
+pub use conn::{Config, ConfigBuilder, Conn};
 pub use counter::{Counter, OVERFLOW_LEN_AES128GCM, OVERFLOW_LEN_REKEY};
 pub use crypter::{Crypter, Protocol, Side};
 pub use frame::{
     DEFAULT_FRAME_SIZE, DEFAULT_READ_LIMIT, HEADER, MAX_FRAME_SIZE, MIN_FRAME_SIZE, MIN_LEN,
     MSG_TYPE, OVERHEAD,
 };
-pub use slackwater_ready::{self as ready, Buf, Pool, ReadyRead};
+pub use slackwater_ready::{self as ready, Buf, Pool, PoolHandle, ReadyRead, ReadyWrite};
 
+use std::sync::Arc;
 use std::{fmt, io};
 
 /// What went wrong in the record layer.
 ///
-/// Every variant but [`Io`](AltsError::Io) is fatal for the connection: a [`Conn`] returns the
-/// same error from every later read.
-#[derive(Debug)]
+/// Each variant says whether it ends the connection ([`AltsError::is_fatal`]): a [`Conn`]
+/// returns a fatal read error again from every later read, and a fatal write error from every
+/// later write. Errors are `Clone` and compare equal when they say the same thing (transport
+/// errors by kind and OS code).
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum AltsError {
-    /// A frame's `len` field exceeds the read limit (checked before reading the body).
+    /// Fatal. A frame's `len` field exceeds the read limit (checked before reading the body),
+    /// or a record to seal is larger than a frame.
     FrameTooLarge {
         /// The `len` field.
         len: usize,
         /// The limit.
         limit: usize,
     },
-    /// A frame's `len` field is too small to hold the type field and a tag.
+    /// Fatal. A frame's `len` field is too small to hold the type field and a tag.
     FrameTooShort {
         /// The `len` field.
         len: usize,
     },
-    /// The type field is not 6.
+    /// Fatal. The type field is not 6.
     WrongMessageType {
         /// The type field.
         ty: u32,
     },
-    /// A record's tag did not authenticate it (tampered, replayed, reordered, or from the wrong
-    /// side or key).
+    /// Fatal. A record's tag did not authenticate it (tampered, replayed, reordered, or from
+    /// the wrong side or key).
     AuthenticationFailed,
-    /// The counter of this direction overflowed; no more records can be sent or received.
+    /// Fatal. The counter of this direction overflowed; no more records can be sent or
+    /// received.
     CounterExhausted,
-    /// A key of the wrong length for its protocol.
+    /// Fatal for the write side. The AEAD backend refused to seal (a message over its size
+    /// limit); no record was produced.
+    SealFailed,
+    /// Fatal. The stream ended inside a record, after this many of its bytes.
+    Truncated {
+        /// Bytes of the unfinished record that had arrived.
+        buffered: usize,
+    },
+    /// Not fatal (nothing was set up). A key of the wrong length for its protocol.
     InvalidKeyLength {
         /// Bytes the protocol needs.
         expected: usize,
         /// Bytes given.
         got: usize,
     },
-    /// The pool could not supply a buffer after records were already decrypted in place;
-    /// their plaintext is lost, so the connection cannot go on.
+    /// Not fatal (nothing was set up). A [`Config`] value out of range.
+    InvalidConfig(&'static str),
+    /// Fatal. The pool could not supply a buffer after records were already decrypted in
+    /// place; their plaintext is lost, so the connection cannot go on.
     OutOfMemory {
         /// Bytes asked of the pool.
         size: usize,
     },
-    /// The transport failed.
-    Io(io::Error),
+    /// The transport failed. Fatal unless transient (`WouldBlock`, `Interrupted`, `TimedOut`,
+    /// `OutOfMemory`: see [`slackwater_ready::is_transient`]). The error itself is the
+    /// [`source`](std::error::Error::source).
+    Io(Arc<io::Error>),
 }
 
 impl From<slackwater_ready::PoolError> for AltsError {
@@ -117,28 +135,67 @@ impl From<slackwater_ready::PoolError> for AltsError {
     }
 }
 
+impl From<io::Error> for AltsError {
+    /// A transport error; an `io::Error` carrying an `AltsError` (from a [`Conn`]) gives that
+    /// `AltsError` back.
+    fn from(e: io::Error) -> Self {
+        match AltsError::from_io(&e) {
+            Some(inner) => inner.clone(),
+            None => AltsError::Io(Arc::new(e)),
+        }
+    }
+}
+
+impl PartialEq for AltsError {
+    fn eq(&self, other: &Self) -> bool {
+        use AltsError::*;
+        match (self, other) {
+            (FrameTooLarge { len: a, limit: b }, FrameTooLarge { len: c, limit: d }) => {
+                a == c && b == d
+            }
+            (FrameTooShort { len: a }, FrameTooShort { len: b }) => a == b,
+            (WrongMessageType { ty: a }, WrongMessageType { ty: b }) => a == b,
+            (AuthenticationFailed, AuthenticationFailed)
+            | (CounterExhausted, CounterExhausted)
+            | (SealFailed, SealFailed) => true,
+            (Truncated { buffered: a }, Truncated { buffered: b }) => a == b,
+            (
+                InvalidKeyLength {
+                    expected: a,
+                    got: b,
+                },
+                InvalidKeyLength {
+                    expected: c,
+                    got: d,
+                },
+            ) => a == c && b == d,
+            (InvalidConfig(a), InvalidConfig(b)) => a == b,
+            (OutOfMemory { size: a }, OutOfMemory { size: b }) => a == b,
+            (Io(a), Io(b)) => a.kind() == b.kind() && a.raw_os_error() == b.raw_os_error(),
+            _ => false,
+        }
+    }
+}
+
 impl AltsError {
-    /// A copy of a fatal error (every variant but `Io`).
-    pub(crate) fn fatal_copy(&self) -> Option<AltsError> {
-        Some(match self {
-            AltsError::FrameTooLarge { len, limit } => AltsError::FrameTooLarge {
-                len: *len,
-                limit: *limit,
-            },
-            AltsError::FrameTooShort { len } => AltsError::FrameTooShort { len: *len },
-            AltsError::WrongMessageType { ty } => AltsError::WrongMessageType { ty: *ty },
-            AltsError::AuthenticationFailed => AltsError::AuthenticationFailed,
-            AltsError::CounterExhausted => AltsError::CounterExhausted,
-            AltsError::InvalidKeyLength { expected, got } => AltsError::InvalidKeyLength {
-                expected: *expected,
-                got: *got,
-            },
-            AltsError::OutOfMemory { size } => AltsError::OutOfMemory { size: *size },
-            AltsError::Io(_) => return None,
-        })
+    /// Whether the error ends the connection (see each variant).
+    ///
+    /// ```
+    /// use slackwater_alts::AltsError;
+    /// assert!(AltsError::AuthenticationFailed.is_fatal());
+    /// let would_block = AltsError::from(std::io::Error::from(std::io::ErrorKind::WouldBlock));
+    /// assert!(!would_block.is_fatal());
+    /// ```
+    pub fn is_fatal(&self) -> bool {
+        match self {
+            AltsError::Io(e) => !slackwater_ready::is_transient(e),
+            AltsError::InvalidKeyLength { .. } | AltsError::InvalidConfig(_) => false,
+            _ => true,
+        }
     }
 
-    /// The `AltsError` inside an `io::Error` returned by a [`Conn`], if it is one.
+    /// The `AltsError` inside an `io::Error` returned by a [`Conn`] (or by a layer above it
+    /// that returned it again), if it is one.
     ///
     /// ```
     /// use slackwater_alts::AltsError;
@@ -146,8 +203,13 @@ impl AltsError {
     /// assert!(matches!(AltsError::from_io(&e), Some(AltsError::AuthenticationFailed)));
     /// ```
     pub fn from_io(e: &io::Error) -> Option<&AltsError> {
-        e.get_ref()
-            .and_then(|inner| inner.downcast_ref::<AltsError>())
+        let inner = e.get_ref()?;
+        if let Some(a) = inner.downcast_ref::<AltsError>() {
+            return Some(a);
+        }
+        inner
+            .downcast_ref::<slackwater_ready::RepeatedError>()
+            .and_then(|r| AltsError::from_io(r.original()))
     }
 }
 
@@ -169,16 +231,22 @@ impl fmt::Display for AltsError {
             }
             AltsError::AuthenticationFailed => f.write_str("ALTS record failed authentication"),
             AltsError::CounterExhausted => f.write_str("ALTS record counter exhausted"),
+            AltsError::SealFailed => f.write_str("the AEAD backend refused to seal an ALTS record"),
+            AltsError::Truncated { buffered } => write!(
+                f,
+                "the stream ended inside an ALTS record ({buffered} bytes of it received)"
+            ),
             AltsError::InvalidKeyLength { expected, got } => {
                 write!(f, "ALTS key of {got} bytes, expected {expected}")
             }
+            AltsError::InvalidConfig(what) => write!(f, "ALTS configuration: {what}"),
             AltsError::OutOfMemory { size } => {
                 write!(
                     f,
                     "out of memory for a {size}-byte ALTS buffer after decrypting records"
                 )
             }
-            AltsError::Io(e) => write!(f, "ALTS transport: {e}"),
+            AltsError::Io(_) => f.write_str("the ALTS transport failed"),
         }
     }
 }
@@ -186,21 +254,32 @@ impl fmt::Display for AltsError {
 impl std::error::Error for AltsError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            AltsError::Io(e) => Some(e),
+            AltsError::Io(e) => Some(&**e),
             _ => None,
         }
     }
 }
 
 impl From<AltsError> for io::Error {
+    /// An `io::Error` carrying the `AltsError` (recover it with [`AltsError::from_io`]); a
+    /// transient transport error keeps its own kind (`WouldBlock` stays `WouldBlock`).
     fn from(e: AltsError) -> io::Error {
         let kind = match &e {
-            AltsError::Io(inner) => return io::Error::new(inner.kind(), e),
-            AltsError::InvalidKeyLength { .. } => io::ErrorKind::InvalidInput,
-            AltsError::CounterExhausted => io::ErrorKind::Other,
+            AltsError::Io(inner) => inner.kind(),
+            AltsError::InvalidKeyLength { .. } | AltsError::InvalidConfig(_) => {
+                io::ErrorKind::InvalidInput
+            }
+            AltsError::Truncated { .. } => io::ErrorKind::UnexpectedEof,
+            AltsError::CounterExhausted | AltsError::SealFailed => io::ErrorKind::Other,
             AltsError::OutOfMemory { .. } => io::ErrorKind::OutOfMemory,
             _ => io::ErrorKind::InvalidData,
         };
+        if let AltsError::Io(inner) = &e
+            && slackwater_ready::is_transient(inner)
+            && inner.get_ref().is_none()
+        {
+            return io::Error::from(kind);
+        }
         io::Error::new(kind, e)
     }
 }

@@ -108,13 +108,13 @@ impl Stalled {
 }
 
 impl ReadyRead for Stalled {
-    fn read_on_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
+    fn read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
         self.read(size, pool, true)
     }
     fn try_read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
         self.read(size, pool, false)
     }
-    fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+    fn append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
         self.append(buf, max, true)
     }
     fn try_append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
@@ -165,7 +165,7 @@ fn class_of(pool: &Pool, n: usize) -> usize {
 
 #[test]
 fn a_16_mib_record_announcement_allocates_nothing_beyond_the_limit() {
-    let pool = Pool::new();
+    let pool = slackwater_alts::PoolHandle::from(Pool::new());
     drop(pool.get(1).unwrap()); // the pool's own state, allocated once
     let mut hostile = (16u32 << 20).to_le_bytes().to_vec();
     hostile.extend_from_slice(&6u32.to_le_bytes());
@@ -176,8 +176,8 @@ fn a_16_mib_record_announcement_allocates_nothing_beyond_the_limit() {
     let mut c = Conn::new(
         Stalled::new(&hostile, 64 * 1024, false),
         crypter(Side::Server),
-        &pool,
-    );
+    )
+    .with_pool(pool.clone());
     let (r, peak) = peak_heap(|| c.try_read_ready(4096, &pool).map(|b| b.map(|b| b.len())));
     let e = r.unwrap_err();
     assert!(
@@ -196,9 +196,14 @@ fn a_16_mib_record_announcement_allocates_nothing_beyond_the_limit() {
     let mut c = Conn::new(
         Stalled::new(&hostile, 64 * 1024, false),
         crypter(Side::Server),
-        &pool,
+    )
+    .with_pool(pool.clone());
+    c = c.with_config(
+        slackwater_alts::Config::builder()
+            .read_limit(32 << 20)
+            .build()
+            .unwrap(),
     );
-    c.set_read_limit(32 << 20);
     let (r, peak) = peak_heap(|| c.try_read_ready(4096, &pool).map(|b| b.map(|b| b.len())));
     assert_eq!(r.unwrap_err().kind(), io::ErrorKind::WouldBlock);
     println!("4 KiB of a 16 MiB record: peak heap {peak} B");
@@ -215,12 +220,14 @@ fn a_16_mib_record_announcement_allocates_nothing_beyond_the_limit() {
     // this test transport's own), far below the 16 MiB announced.
     let mut body = hostile.clone();
     body.resize(1 << 20, 7);
-    let mut c = Conn::new(
-        Stalled::new(&body, 64 * 1024, true),
-        crypter(Side::Server),
-        &pool,
+    let mut c = Conn::new(Stalled::new(&body, 64 * 1024, true), crypter(Side::Server))
+        .with_pool(pool.clone());
+    c = c.with_config(
+        slackwater_alts::Config::builder()
+            .read_limit(32 << 20)
+            .build()
+            .unwrap(),
     );
-    c.set_read_limit(32 << 20);
     let (_, peak) = peak_heap(|| {
         for _ in 0..64 {
             let _ = c.try_read_ready(4096, &pool);
@@ -241,11 +248,12 @@ fn a_16_mib_record_announcement_allocates_nothing_beyond_the_limit() {
 /// whole record costs a handful of pool `get`s, not one per byte.
 #[test]
 fn a_slow_peer_dribbling_a_large_record_pins_one_buffer_of_its_class() {
-    let pool = Pool::new();
+    let pool = slackwater_alts::PoolHandle::from(Pool::new());
     let payload: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
     let wire = record(&mut crypter(Side::Client), &payload);
     let class = class_of(&pool, wire.len());
-    let mut c = Conn::new(Stalled::new(&wire, 1, true), crypter(Side::Server), &pool);
+    let mut c =
+        Conn::new(Stalled::new(&wire, 1, true), crypter(Side::Server)).with_pool(pool.clone());
     let got = loop {
         match c.try_read_ready(4096, &pool) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -285,15 +293,17 @@ fn a_slow_peer_dribbling_a_large_record_pins_one_buffer_of_its_class() {
 /// and at most `max_gets` pool `get`s (checked at every wake-up), then the payload intact and
 /// nothing in use.
 fn dribble_record(len: usize, modulus: usize, piece: usize, limit: usize, max_gets: usize) {
-    let pool = Pool::new();
+    let pool = slackwater_alts::PoolHandle::from(Pool::new());
     let payload: Vec<u8> = (0..len).map(|i| (i % modulus) as u8).collect();
     let wire = record(&mut crypter(Side::Client), &payload);
-    let mut c = Conn::new(
-        Stalled::new(&wire, piece, true),
-        crypter(Side::Server),
-        &pool,
+    let mut c =
+        Conn::new(Stalled::new(&wire, piece, true), crypter(Side::Server)).with_pool(pool.clone());
+    c = c.with_config(
+        slackwater_alts::Config::builder()
+            .read_limit(limit)
+            .build()
+            .unwrap(),
     );
-    c.set_read_limit(limit);
     let got = loop {
         match c.try_read_ready(4096, &pool) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -355,15 +365,15 @@ fn ten_thousand_conns_with_partial_records_pin_a_bounded_amount() {
         ),
     ];
     for (what, bytes, bound) in shapes {
-        let pool = Pool::new();
+        let pool = slackwater_alts::PoolHandle::from(Pool::new());
         let n = CONNS;
         let mut conns: Vec<_> = (0..n)
             .map(|_| {
                 Conn::new(
                     Stalled::new(&bytes, 64 * 1024, false),
                     crypter(Side::Server),
-                    &pool,
                 )
+                .with_pool(pool.clone())
             })
             .collect();
         for c in &mut conns {

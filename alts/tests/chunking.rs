@@ -22,8 +22,8 @@ proptest! {
         let p = if rekey { Protocol::Aes128GcmRekey } else { Protocol::Aes128Gcm };
         let refs: Vec<&[u8]> = messages.iter().map(|m| &m[..]).collect();
         let data = wire(p, Side::Server, frame, &refs);
-        let pool = Pool::new();
-        let mut r = Conn::new(Chunks::new(data, sizes, would_block), crypter(p, Side::Client, Backend::default()), &pool);
+        let pool = slackwater_alts::PoolHandle::from(Pool::new());
+        let mut r = Conn::new(Chunks::new(data, sizes, would_block), crypter(p, Side::Client, Backend::default())).with_pool(pool.clone());
         let got = if would_block { drain_nonblocking(&mut r, &pool) } else { drain_blocking(&mut r, &pool) }.unwrap();
         prop_assert_eq!(got, messages.concat());
         prop_assert!(!r.holds_buffer());

@@ -95,7 +95,7 @@ fn rekey_aead() {
             assert!(!v["expect_fail"].as_bool().unwrap());
             let mut a = RecordAead::new(Protocol::Aes128GcmRekey, &key, backend).unwrap();
             let mut buf = pt.clone();
-            let tag = a.seal(&nonce, &aad, &mut buf);
+            let tag = a.seal(&nonce, &aad, &mut buf).unwrap();
             buf.extend_from_slice(&tag);
             assert_eq!(buf, want, "{id} seal on {backend:?}");
             // A fresh AEAD (no cached key) opens it.
@@ -190,7 +190,7 @@ fn counter_increment_rollover_and_sides() {
 fn framed_record_negative_tests() {
     let g = group(&vectors(), "framed-record negative");
     let key = hex(&g["test_key_hex"]);
-    let pool = Pool::new();
+    let pool = slackwater_alts::PoolHandle::from(Pool::new());
     for f in g["frames"].as_array().unwrap() {
         let id = f["id"].as_str().unwrap();
         let bytes = match f.get("frame_hex") {
@@ -201,13 +201,14 @@ fn framed_record_negative_tests() {
             let crypter =
                 Crypter::new(Protocol::Aes128Gcm, Side::Server, &key, Backend::default()).unwrap();
             let mut conn = if as_leftover {
-                Conn::new(Buffered::new(&[][..]), crypter, &pool)
+                Conn::new(Buffered::new(&[][..]), crypter)
+                    .with_pool(pool.clone())
                     .with_leftover(&bytes)
                     .unwrap()
             } else {
-                Conn::new(Buffered::new(&bytes[..]), crypter, &pool)
+                Conn::new(Buffered::new(&bytes[..]), crypter).with_pool(pool.clone())
             };
-            let e = conn.read_on_ready(4096, &pool).unwrap_err();
+            let e = conn.read_ready(4096, &pool).unwrap_err();
             let alts = AltsError::from_io(&e).unwrap_or_else(|| panic!("{id}: untyped error {e}"));
             match id {
                 "incorrect-msg-type" => assert!(
@@ -231,7 +232,7 @@ fn framed_record_negative_tests() {
                 other => panic!("unknown negative vector {other}"),
             }
             // Fatal: the same error again, and nothing held.
-            let again = conn.read_on_ready(4096, &pool).unwrap_err();
+            let again = conn.read_ready(4096, &pool).unwrap_err();
             assert_eq!(
                 AltsError::from_io(&again).unwrap().to_string(),
                 alts.to_string()

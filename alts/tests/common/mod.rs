@@ -17,9 +17,14 @@ pub fn crypter(p: Protocol, side: Side, backend: Backend) -> Crypter {
 
 /// The wire bytes `side` sends for `messages` (written with `write_all`, frame size `frame`).
 pub fn wire(p: Protocol, side: Side, frame: usize, messages: &[&[u8]]) -> Vec<u8> {
-    let pool = Pool::new();
-    let mut w = Conn::new(Vec::new(), crypter(p, side, Backend::default()), &pool);
-    w.set_frame_size(frame).unwrap();
+    let pool = slackwater_alts::PoolHandle::from(Pool::new());
+    let mut w = Conn::new(Vec::new(), crypter(p, side, Backend::default())).with_pool(pool.clone());
+    w = w.with_config(
+        slackwater_alts::Config::builder()
+            .frame_size(frame)
+            .build()
+            .unwrap(),
+    );
     for m in messages {
         w.write_all(m).unwrap();
     }
@@ -73,7 +78,7 @@ impl Chunks {
 }
 
 impl ReadyRead for Chunks {
-    fn read_on_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
+    fn read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
         if self.pos == self.data.len() {
             return Ok(None);
         }
@@ -86,9 +91,9 @@ impl ReadyRead for Chunks {
     }
     fn try_read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
         self.gate()?;
-        self.read_on_ready(size, pool)
+        self.read_ready(size, pool)
     }
-    fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+    fn append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
         let max = max.min(buf.spare_capacity());
         if max == 0 || self.pos == self.data.len() {
             return Ok(0);
@@ -101,12 +106,12 @@ impl ReadyRead for Chunks {
     }
     fn try_append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
         self.gate()?;
-        self.append_on_ready(buf, max)
+        self.append_ready(buf, max)
     }
 }
 
 /// Reads every plaintext byte with the non-blocking form, retrying on `WouldBlock`.
-pub fn drain_nonblocking<T: ReadyRead>(c: &mut Conn<'_, T>, pool: &Pool) -> io::Result<Vec<u8>> {
+pub fn drain_nonblocking<T: ReadyRead>(c: &mut Conn<T>, pool: &Pool) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
     loop {
         match c.try_read_ready(4096, pool) {
@@ -122,9 +127,9 @@ pub fn drain_nonblocking<T: ReadyRead>(c: &mut Conn<'_, T>, pool: &Pool) -> io::
 }
 
 /// Reads every plaintext byte with the blocking form.
-pub fn drain_blocking<T: ReadyRead>(c: &mut Conn<'_, T>, pool: &Pool) -> io::Result<Vec<u8>> {
+pub fn drain_blocking<T: ReadyRead>(c: &mut Conn<T>, pool: &Pool) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
-    while let Some(b) = c.read_on_ready(4096, pool)? {
+    while let Some(b) = c.read_ready(4096, pool)? {
         assert!(!b.is_empty());
         out.extend_from_slice(&b);
     }
