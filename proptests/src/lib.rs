@@ -9,15 +9,16 @@
 //! let pool = Pool::new();
 //! let mut t = FaultStream::new(b"hello world".to_vec(), &[64])
 //!     .with_faults(&[(0, Fault::Interrupted), (5, Fault::Reset)]);
-//! let e = t.read_on_ready(64, &pool).unwrap_err();
+//! let e = t.read_ready(64, &pool).unwrap_err();
 //! assert_eq!(e.kind(), std::io::ErrorKind::Interrupted); // fires once, before byte 0
-//! assert_eq!(&t.read_on_ready(64, &pool).unwrap().unwrap()[..], b"hello"); // stops at 5
-//! assert_eq!(t.read_on_ready(64, &pool).unwrap_err().kind(), std::io::ErrorKind::ConnectionReset);
+//! assert_eq!(&t.read_ready(64, &pool).unwrap().unwrap()[..], b"hello"); // stops at 5
+//! assert_eq!(t.read_ready(64, &pool).unwrap_err().kind(), std::io::ErrorKind::ConnectionReset);
+//! assert!(t.read_ready(64, &pool).unwrap().is_none()); // then 0, as Linux after ECONNRESET
 //! assert_eq!(pool.stats().in_use(), 0);
 //! ```
 #![forbid(unsafe_code)]
 
-use slackwater_ready::{Buf, Pool, ReadyRead};
+use slackwater_ready::{Buf, Pool, ReadyRead, ReadyWrite, WriteQueue, global};
 use std::collections::VecDeque;
 use std::io;
 
@@ -34,7 +35,10 @@ pub enum Fault {
     WouldBlock,
     /// The next read (or write) moves exactly 1 byte.
     Short,
-    /// `Err(ConnectionReset)` from this offset on, sticky (reads); writes fail the same way.
+    /// A reset at this offset, **as Linux reports it**: one `Err(ConnectionReset)`, then every
+    /// later read returns end of stream (`Ok(None)` / `Ok(0)`). A layer that wants the reset
+    /// to stay must remember it; a model that made it permanent would hide exactly that bug.
+    /// Writes: one `ConnectionReset`, then `BrokenPipe`.
     Reset,
     /// End of stream at this offset: `Ok(None)` / `Ok(0)` from then on, sticky (reads); writes
     /// fail with `BrokenPipe` (the peer has gone).
@@ -127,6 +131,8 @@ struct Side {
     faults: VecDeque<(usize, Fault)>,
     /// The fatal fault that ended this side.
     ended: Option<Fault>,
+    /// The reset has been reported once (from then on: end of stream, as Linux does).
+    reset_reported: bool,
     short: bool,
     chunks: Vec<usize>,
     next_chunk: usize,
@@ -147,6 +153,7 @@ impl Side {
         Side {
             faults: faults.into(),
             ended: None,
+            reset_reported: false,
             short: false,
             chunks: if chunks.is_empty() {
                 vec![usize::MAX]
@@ -168,7 +175,8 @@ impl Side {
     ) -> io::Result<Gate> {
         loop {
             match self.ended {
-                Some(Fault::Reset) => {
+                Some(Fault::Reset) if !self.reset_reported => {
+                    self.reset_reported = true;
                     counts.reset += 1;
                     return Err(io::ErrorKind::ConnectionReset.into());
                 }
@@ -216,12 +224,12 @@ impl Side {
 /// fault offsets and at what each call asks for), with a fault schedule on byte offsets;
 /// writes are collected in [`written`](FaultStream::written), with their own schedule.
 ///
-/// It keeps the [`ReadyRead`] contract exactly: `read_on_ready(size)` returns at most
+/// It keeps the [`ReadyRead`] contract exactly: `read_ready(size)` returns at most
 /// `max(size, 1)` bytes in a buffer of at least `size` bytes taken from the caller's pool, and
 /// takes that buffer only once it has bytes to put in it (no buffer is taken, held or leaked on
 /// an error or EOF path); `Ok(None)` / `Ok(0)` only at the end of the stream, sticky;
 /// `read_ready_into` and the append forms copy straight into the caller's memory and never
-/// touch a pool; `append_on_ready(buf, max)` moves at most `min(max, spare capacity)` bytes
+/// touch a pool; `append_ready(buf, max)` moves at most `min(max, spare capacity)` bytes
 /// and returns 0 without reading when that is 0. The blocking forms never return
 /// `WouldBlock`: a scheduled `WouldBlock` stands for a wait that ended with data.
 #[derive(Debug)]
@@ -233,6 +241,8 @@ pub struct FaultStream {
     counts: FaultCounts,
     /// Every byte written so far.
     pub written: Vec<u8>,
+    /// Output queued through [`ReadyWrite`] and not yet written.
+    out: WriteQueue,
 }
 
 impl FaultStream {
@@ -251,6 +261,7 @@ impl FaultStream {
             tx: Side::new(&[], &[]),
             counts: FaultCounts::default(),
             written: Vec::new(),
+            out: WriteQueue::new(),
         }
     }
 
@@ -349,7 +360,7 @@ impl FaultStream {
 }
 
 impl ReadyRead for FaultStream {
-    fn read_on_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
+    fn read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
         self.read(size, pool, true)
     }
 
@@ -368,7 +379,7 @@ impl ReadyRead for FaultStream {
         Ok(n)
     }
 
-    fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+    fn append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
         self.append(buf, max, true)
     }
 
@@ -377,10 +388,46 @@ impl ReadyRead for FaultStream {
     }
 }
 
+impl ReadyWrite for FaultStream {
+    fn queue(&mut self, data: &[u8]) -> io::Result<()> {
+        self.out.extend(data, global())
+    }
+
+    fn queue_buf(&mut self, buf: Buf) -> io::Result<()> {
+        self.out.push(buf)
+    }
+
+    /// Writes through [`io::Write`] (so the write schedule's faults apply).
+    fn try_flush_ready(&mut self) -> io::Result<()> {
+        let mut out = std::mem::take(&mut self.out);
+        let r = out.flush_with(|b| io::Write::write(self, b));
+        self.out = out;
+        r
+    }
+
+    /// As `try_flush_ready`, a scheduled `WouldBlock` standing for a wait.
+    fn flush_ready(&mut self) -> io::Result<()> {
+        loop {
+            match self.try_flush_ready() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                r => return r,
+            }
+        }
+    }
+
+    fn queued(&self) -> usize {
+        self.out.queued()
+    }
+
+    fn is_write_full(&self) -> bool {
+        self.out.is_full()
+    }
+}
+
 impl io::Write for FaultStream {
     /// Accepts at most one chunk, cut at the next write fault; `Interrupted` / `WouldBlock`
-    /// fire once; after `Reset` every write fails with `ConnectionReset`, after `Eof` with
-    /// `BrokenPipe`.
+    /// fire once; a `Reset` fails one write with `ConnectionReset`, and every later write
+    /// with `BrokenPipe` (as after `Eof`).
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if data.is_empty() {
             return Ok(0);

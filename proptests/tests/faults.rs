@@ -25,6 +25,7 @@ use slackwater_h2frame::{
 };
 use slackwater_proptests::{End, Fault, FaultStream, retry_eintr};
 use slackwater_ready::{Pool, PooledReader, ReadyRead, global};
+use slackwater_ready::ReadyWrite;
 use std::io::{self, BufRead, Read, Write};
 
 // ---------------------------------------------------------------------------------------------
@@ -95,9 +96,9 @@ struct AltsWire {
 
 impl AltsWire {
     fn new(p: Protocol, side: Side, frame: usize, messages: &[(bool, Vec<u8>)]) -> AltsWire {
-        let pool = Pool::new();
-        let mut w = Conn::new(Vec::new(), crypter(p, side), &pool);
-        w.set_frame_size(frame).unwrap();
+        let pool = slackwater_ready::PoolHandle::from(Pool::new());
+        let mut w = Conn::new(Vec::new(), crypter(p, side)).with_pool(pool.clone());
+        w = w.with_config(slackwater_alts::Config::builder().frame_size(frame).build().unwrap());
         for (empty_first, m) in messages {
             if *empty_first {
                 let mut out = pool.get(64).unwrap();
@@ -173,7 +174,7 @@ proptest! {
         sched in schedule(),
         calls in prop::collection::vec(call(), 1..40),
     ) {
-        let pool = Pool::new();
+        let pool = slackwater_ready::PoolHandle::from(Pool::new());
         let faults = resolve(data.len(), &sched);
         let end = End::of(data.len(), &faults);
         let mut t = FaultStream::new(data.clone(), &chunks).with_faults(&faults);
@@ -184,7 +185,7 @@ proptest! {
             let r: io::Result<usize> = match *c {
                 Call::Read(n) | Call::TryRead(n) => {
                     let r = if matches!(c, Call::Read(_)) {
-                        t.read_on_ready(n, &pool)
+                        t.read_ready(n, &pool)
                     } else {
                         t.try_read_ready(n, &pool)
                     };
@@ -202,7 +203,7 @@ proptest! {
                     let mut b = global().get(n.max(1)).unwrap();
                     b.extend_from_slice(b"x").unwrap();
                     let r = if matches!(c, Call::Append(_)) {
-                        t.append_on_ready(&mut b, n)
+                        t.append_ready(&mut b, n)
                     } else {
                         t.try_append_ready(&mut b, n)
                     };
@@ -236,7 +237,7 @@ proptest! {
         if let Some(e) = ended {
             // It ended where scheduled, and stays ended.
             prop_assert_eq!(e, end);
-            match t.read_on_ready(1, &pool) {
+            match t.read_ready(1, &pool) {
                 Ok(None) => prop_assert!(matches!(end, End::Eof(_))),
                 Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
                     prop_assert!(matches!(end, End::Reset(_)));
@@ -291,11 +292,11 @@ proptest! {
         buffer_size in prop_oneof![1usize..=64, 1usize..=5000, Just(32 * 1024)],
         mode in read_mode(),
     ) {
-        let pool = Pool::new();
+        let pool = slackwater_ready::PoolHandle::from(Pool::new());
         let faults = resolve(data.len(), &sched);
         let end = End::of(data.len(), &faults);
         let t = FaultStream::new(data.clone(), &chunks).with_faults(&faults);
-        let mut r = PooledReader::new(t, buffer_size, &pool);
+        let mut r = PooledReader::new(t, buffer_size, pool.clone());
         let mut out = Vec::new();
         let mut eintr = 0;
         let mut i = 0;
@@ -336,6 +337,10 @@ proptest! {
             }
             End::Reset(_) => {
                 prop_assert_eq!(result.unwrap_err().kind(), io::ErrorKind::ConnectionReset);
+                // The transport now reads 0 (as Linux does after ECONNRESET): the reset stays.
+                for _ in 0..2 {
+                    prop_assert_eq!(r.read(&mut [0u8; 8]).unwrap_err().kind(), io::ErrorKind::ConnectionReset);
+                }
             }
         }
         prop_assert!(eintr <= r.get_ref().counts().interrupted);
@@ -355,7 +360,7 @@ enum ConnMode {
     NonBlocking,
     /// `io::Read` with this destination size.
     IoRead(usize),
-    /// `append_on_ready` with this `max`.
+    /// `append_ready` with this `max`.
     Append(usize),
     /// `try_append_ready` with this `max`.
     TryAppend(usize),
@@ -388,13 +393,13 @@ fn side() -> impl Strategy<Value = Side> {
 
 /// One call of `mode` on `c`: `Ok(None)` at a clean end, `Ok(Some(bytes))` otherwise.
 fn conn_step<T: ReadyRead>(
-    c: &mut Conn<'_, T>,
+    c: &mut Conn<T>,
     pool: &Pool,
     mode: ConnMode,
 ) -> io::Result<Option<Vec<u8>>> {
     let some = |v: Vec<u8>| if v.is_empty() { None } else { Some(v) };
     match mode {
-        ConnMode::Blocking => Ok(c.read_on_ready(4096, pool)?.map(|b| b.to_vec())),
+        ConnMode::Blocking => Ok(c.read_ready(4096, pool)?.map(|b| b.to_vec())),
         ConnMode::NonBlocking => Ok(c.try_read_ready(4096, pool)?.map(|b| b.to_vec())),
         ConnMode::IoRead(n) => {
             let mut dst = vec![0; n];
@@ -405,7 +410,7 @@ fn conn_step<T: ReadyRead>(
             // The destination comes from another pool, so `pool` counts only the conn's.
             let mut b = global().get(n).unwrap();
             let k = if mode.blocking() {
-                c.append_on_ready(&mut b, n)?
+                c.append_ready(&mut b, n)?
             } else {
                 c.try_append_ready(&mut b, n)?
             };
@@ -434,12 +439,12 @@ proptest! {
         mode in conn_mode(),
     ) {
         let wire = AltsWire::new(p, writer, frame, &messages);
-        let pool = Pool::new();
+        let pool = slackwater_ready::PoolHandle::from(Pool::new());
         let faults = resolve(wire.bytes.len(), &sched);
         let end = End::of(wire.bytes.len(), &faults);
         let (plain, boundary) = wire.plain_before(end.offset());
         let t = FaultStream::new(wire.bytes.clone(), &chunks).with_faults(&faults);
-        let mut c = Conn::new(t, crypter(p, other(writer)), &pool);
+        let mut c = Conn::new(t, crypter(p, other(writer))).with_pool(pool.clone());
         let mut out = Vec::new();
         let (mut eintr, mut wouldblock) = (0, 0);
         let result = loop {
@@ -463,14 +468,23 @@ proptest! {
                     result.as_ref().err().and_then(AltsError::from_io),
                     Some(e) if !matches!(e, AltsError::Io(_))
                 ));
+                // The transport now reads 0: the reset stays, and nothing is held.
+                prop_assert!(!c.holds_buffer());
+                for _ in 0..2 {
+                    prop_assert_eq!(c.read_ready(1, &pool).unwrap_err().kind(), io::ErrorKind::ConnectionReset);
+                }
             }
             End::Eof(_) if boundary => prop_assert!(result.is_ok(), "{:?}", result),
             End::Eof(_) => {
                 prop_assert_eq!(kind, Some(io::ErrorKind::UnexpectedEof));
+                prop_assert!(
+                    matches!(result.as_ref().err().and_then(AltsError::from_io), Some(AltsError::Truncated { .. })),
+                    "an EOF inside a record is AltsError::Truncated"
+                );
                 prop_assert!(!c.holds_buffer(), "the partial record is given back at EOF");
                 // Sticky.
                 prop_assert_eq!(
-                    c.read_on_ready(1, &pool).unwrap_err().kind(),
+                    c.read_ready(1, &pool).unwrap_err().kind(),
                     io::ErrorKind::UnexpectedEof
                 );
             }
@@ -486,10 +500,12 @@ proptest! {
         prop_assert_eq!(pool.stats().in_use(), 0, "a buffer leaked");
     }
 
-    /// The `Conn` write side: `Interrupted` and short writes change nothing on the wire; a
-    /// `WouldBlock`, reset or closed peer inside the stream fails the write with that kind,
-    /// leaves exactly the bytes before it on the wire, and breaks the write side for good
-    /// (`BrokenPipe`); the write buffer always goes back to the pool.
+    /// The `Conn` write side (records sealed in place, queued in the transport, written by
+    /// the blocking `io::Write`): `Interrupted`, short writes and `WouldBlock` (a wait)
+    /// change nothing on the wire; a reset or closed peer inside the stream fails the write
+    /// with that kind, leaves exactly the bytes before it on the wire, and breaks the write
+    /// side for good (the same error from every later write); every buffer goes back to the
+    /// pool.
     #[test]
     fn alts_conn_writes_under_faults(
         p in protocol(),
@@ -510,14 +526,14 @@ proptest! {
             sched.iter().map(|(i, f)| (i.index(total.max(1)), *f)).collect();
         let hard = faults
             .iter()
-            .filter(|(_, f)| matches!(f, Fault::WouldBlock | Fault::Reset | Fault::Eof))
+            .filter(|(_, f)| matches!(f, Fault::Reset | Fault::Eof))
             .min_by_key(|(at, _)| *at)
             .copied()
             .filter(|(at, _)| *at < total);
-        let pool = Pool::new();
+        let pool = slackwater_ready::PoolHandle::from(Pool::new());
         let t = FaultStream::new(Vec::new(), &[]).with_write_faults(&faults, &chunks);
-        let mut w = Conn::new(t, crypter(p, Side::Client), &pool);
-        w.set_frame_size(frame).unwrap();
+        let mut w = Conn::new(t, crypter(p, Side::Client)).with_pool(pool.clone());
+        w = w.with_config(slackwater_alts::Config::builder().frame_size(frame).build().unwrap());
         let mut first_err = None;
         for m in &messages {
             if let Err(e) = w.write_all(m) {
@@ -535,14 +551,17 @@ proptest! {
             }
             Some((at, f)) => {
                 let want = match f {
-                    Fault::WouldBlock => io::ErrorKind::WouldBlock,
                     Fault::Reset => io::ErrorKind::ConnectionReset,
                     _ => io::ErrorKind::BrokenPipe,
                 };
                 prop_assert_eq!(first_err, Some(want));
                 prop_assert_eq!(written.len(), at);
                 prop_assert!(written[..] == reference.bytes[..at], "wire prefix differs");
-                prop_assert_eq!(w.write(b"more").unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+                for _ in 0..2 {
+                    prop_assert_eq!(w.write(b"more").unwrap_err().kind(), want);
+                }
+                prop_assert_eq!(w.queued(), 0);
+                prop_assert_eq!(pool.stats().in_use(), 0);
             }
         }
     }
@@ -701,7 +720,7 @@ proptest! {
     ) {
         let wire = encode(&frames);
         let ends = frame_ends(&wire);
-        let pool = Pool::new();
+        let pool = slackwater_ready::PoolHandle::from(Pool::new());
         let faults = resolve(wire.len(), &sched);
         let end = End::of(wire.len(), &faults);
         let whole = ends.iter().take_while(|&&e| e <= end.offset()).count();
@@ -761,14 +780,14 @@ proptest! {
             at.windows(2).map(|w| (false, h2[w[0]..w[1]].to_vec())).collect();
         let wire = AltsWire::new(p, Side::Client, frame, &messages);
         prop_assert!(wire.plaintext == h2);
-        let pool = Pool::new();
+        let pool = slackwater_ready::PoolHandle::from(Pool::new());
         let faults = resolve(wire.bytes.len(), &sched);
         let end = End::of(wire.bytes.len(), &faults);
         let (plain, boundary) = wire.plain_before(end.offset());
         let whole = ends.iter().take_while(|&&e| e <= plain).count();
         let last = if whole == 0 { 0 } else { ends[whole - 1] };
         let t = FaultStream::new(wire.bytes.clone(), &chunks).with_faults(&faults);
-        let conn = Conn::new(t, crypter(p, Side::Server), &pool);
+        let conn = Conn::new(t, crypter(p, Side::Server)).with_pool(pool.clone());
         let cfg = Config::new().surface_unknown_frames(true);
         let mut r = FrameReader::with_config(conn, &pool, cfg);
         let (n, result, wouldblock, eintr) = drive_frames(&mut r, &pool, blocking, &frames, |r| {

@@ -331,7 +331,13 @@ impl Assembler {
     /// assert!(a.fill(&mut Buffered::new(&b"abc"[..]), global(), 2, true).unwrap());
     /// assert_eq!(a.buffered(), b"abc");
     /// ```
-    pub fn fill<R>(&mut self, src: &mut R, pool: &Pool, n: usize, blocking: bool) -> io::Result<bool>
+    pub fn fill<R>(
+        &mut self,
+        src: &mut R,
+        pool: &Pool,
+        n: usize,
+        blocking: bool,
+    ) -> io::Result<bool>
     where
         R: ReadyRead + ?Sized,
     {

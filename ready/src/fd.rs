@@ -335,7 +335,8 @@ impl<T: AsFd> ReadyRead for ReadyFd<T> {
             return Err(shutdown_error());
         }
         // SAFETY: `dst` is initialized, writable memory of its length.
-        unsafe { self.read_raw(dst.as_mut_ptr(), dst.len(), true) }.map_err(|e| self.read_failed.note(e))
+        unsafe { self.read_raw(dst.as_mut_ptr(), dst.len(), true) }
+            .map_err(|e| self.read_failed.note(e))
     }
 
     fn append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {

@@ -2,8 +2,8 @@
 
 use crate::sticky::Sticky;
 use crate::{Buf, PoolHandle, ReadyRead};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 /// An [`io::Read`] + [`io::BufRead`] over any [`ReadyRead`] whose internal buffer comes from
 /// the pool when data arrives and goes back the moment it is drained (gRPC-Go's

@@ -231,10 +231,7 @@ impl WriteQueue {
     /// assert_eq!(slackwater_ready::WriteQueue::new().capacity_bytes(), 0);
     /// ```
     pub fn capacity_bytes(&self) -> usize {
-        self.bufs
-            .iter()
-            .map(Buf::capacity)
-            .sum::<usize>()
+        self.bufs.iter().map(Buf::capacity).sum::<usize>()
             + self.bufs.capacity() * std::mem::size_of::<Buf>()
     }
 
@@ -357,7 +354,10 @@ impl WriteQueue {
     /// assert_eq!(q.buffers(), 0);                                        // dropped
     /// assert_eq!(q.extend(b"y", global()).unwrap_err().kind(), ErrorKind::ConnectionReset);
     /// ```
-    pub fn flush_with(&mut self, mut write: impl FnMut(&[u8]) -> io::Result<usize>) -> io::Result<()> {
+    pub fn flush_with(
+        &mut self,
+        mut write: impl FnMut(&[u8]) -> io::Result<usize>,
+    ) -> io::Result<()> {
         self.failed.check()?;
         while let Some(b) = self.bufs.front_mut() {
             match write(b) {

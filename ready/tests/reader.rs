@@ -1,6 +1,6 @@
 //! `PooledReader` and `Buffered`: the spirit of Go's bufio test matrix, sticky errors, EOF.
 
-use slackwater_ready::{Buf, Buffered, Pool, PooledReader, ReadyRead, PoolHandle};
+use slackwater_ready::{Buf, Buffered, Pool, PoolHandle, PooledReader, ReadyRead};
 use std::io::{self, BufRead, Read};
 
 /// A `ReadyRead` over bytes in memory that returns at most `chunk` bytes per call and then,
