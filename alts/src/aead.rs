@@ -3,9 +3,8 @@
 use crate::{AltsError, Protocol};
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes128Gcm, KeyInit, Nonce, Tag};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-use zeroize::{Zeroize, Zeroizing};
+use sha2::digest::generic_array::GenericArray;
+use zeroize::Zeroizing;
 
 /// GCM tag length.
 pub const TAG_LEN: usize = 16;
@@ -99,6 +98,44 @@ impl Cipher {
     }
 }
 
+/// The rekey KDF: `HMAC-SHA256(kdf_key, id ‖ 0x01)` (RFC 2104), computed on SHA-256's
+/// compression function so that every intermediate value — the key padded with ipad and
+/// opad, both chaining states, the inner hash, the output — lives in a buffer of ours that is
+/// zeroized when dropped. (The `hmac` crate keeps its keyed states in a value it does not
+/// zeroize.) The compression function's own stack frame is not ours to scrub.
+fn rekey_kdf(kdf_key: &[u8], id: &[u8; 6]) -> Zeroizing<[u8; 32]> {
+    const IV: [u32; 8] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+        0x5be0cd19,
+    ];
+    // One block of `key ^ pad`, then one final block holding `tail` (at most 55 bytes) with
+    // SHA-256's padding for a message of 64 + tail.len() bytes.
+    fn hash(kdf_key: &[u8], pad: u8, tail: &[u8]) -> Zeroizing<[u8; 32]> {
+        let mut state = Zeroizing::new(IV);
+        let mut block = Zeroizing::new([pad; 64]);
+        for (b, k) in block.iter_mut().zip(kdf_key) {
+            *b ^= k;
+        }
+        sha2::compress256(&mut state, &[*GenericArray::from_slice(&block[..])]);
+        block.fill(0);
+        block[..tail.len()].copy_from_slice(tail);
+        block[tail.len()] = 0x80;
+        let bits = ((64 + tail.len()) as u64) * 8;
+        block[56..].copy_from_slice(&bits.to_be_bytes());
+        sha2::compress256(&mut state, &[*GenericArray::from_slice(&block[..])]);
+        let mut out = Zeroizing::new([0u8; 32]);
+        for (o, w) in out.chunks_exact_mut(4).zip(state.iter()) {
+            o.copy_from_slice(&w.to_be_bytes());
+        }
+        out
+    }
+    let mut msg = Zeroizing::new([0u8; 7]);
+    msg[..6].copy_from_slice(id);
+    msg[6] = 0x01;
+    let inner = hash(kdf_key, 0x36, &msg[..]);
+    hash(kdf_key, 0x5c, &inner[..])
+}
+
 /// The AEAD of one direction: `ALTSRP_GCM_AES128` (the key is the AES key, the nonce the
 /// counter) or `ALTSRP_GCM_AES128_REKEY` (a 32-byte KDF key and a 12-byte nonce mask; the
 /// record key is `HMAC-SHA256(kdf_key, nonce[2..8] ‖ 0x01)[..16]`, derived again only when
@@ -120,26 +157,22 @@ pub struct RecordAead {
     kind: Kind,
 }
 
+/// Key bytes live in a heap block of their own, written once and never moved: moving a
+/// `RecordAead` (into a `Crypter`, a `Conn`, a `Box`) copies only the pointer, so no stale
+/// copy of a key is left in a moved-from place or in a struct's padding. Each block is
+/// zeroized when dropped.
 enum Kind {
     Plain {
-        key: Zeroizing<[u8; 16]>,
+        key: Box<Zeroizing<[u8; 16]>>,
         /// The expanded key schedule; `None` after [`RecordAead::release_schedule`].
         cipher: Option<Cipher>,
     },
     Rekey {
-        kdf_key: Zeroizing<[u8; 32]>,
-        mask: [u8; 12],
+        /// The 32-byte KDF key, then the 12-byte nonce mask.
+        secret: Box<Zeroizing<[u8; 44]>>,
         /// The key derived for `nonce[2..8]`, and for which bytes.
         cached: Option<([u8; 6], Cipher)>,
     },
-}
-
-impl Drop for RecordAead {
-    fn drop(&mut self) {
-        if let Kind::Rekey { mask, .. } = &mut self.kind {
-            mask.zeroize();
-        }
-    }
 }
 
 impl RecordAead {
@@ -162,7 +195,7 @@ impl RecordAead {
         }
         let kind = match protocol {
             Protocol::Aes128Gcm => {
-                let mut k = Zeroizing::new([0u8; 16]);
+                let mut k = Box::new(Zeroizing::new([0u8; 16]));
                 k.copy_from_slice(key);
                 Kind::Plain {
                     cipher: Some(Cipher::new(backend, &k)),
@@ -170,13 +203,10 @@ impl RecordAead {
                 }
             }
             Protocol::Aes128GcmRekey => {
-                let mut kdf_key = Zeroizing::new([0u8; 32]);
-                kdf_key.copy_from_slice(&key[..32]);
-                let mut mask = [0u8; 12];
-                mask.copy_from_slice(&key[32..]);
+                let mut secret = Box::new(Zeroizing::new([0u8; 44]));
+                secret.copy_from_slice(key);
                 Kind::Rekey {
-                    kdf_key,
-                    mask,
+                    secret,
                     cached: None,
                 }
             }
@@ -213,19 +243,11 @@ impl RecordAead {
                 let c = cipher.get_or_insert_with(|| Cipher::new(self.backend, key));
                 (c, *nonce)
             }
-            Kind::Rekey {
-                kdf_key,
-                mask,
-                cached,
-            } => {
+            Kind::Rekey { secret, cached } => {
+                let (kdf_key, mask) = secret.split_at(32);
                 let id: [u8; 6] = nonce[2..8].try_into().unwrap_or_default();
                 if cached.as_ref().is_none_or(|(cur, _)| *cur != id) {
-                    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&kdf_key[..])
-                        .expect("HMAC takes any key length");
-                    mac.update(&id);
-                    mac.update(&[0x01]);
-                    let mut full = Zeroizing::new([0u8; 32]);
-                    full.copy_from_slice(&mac.finalize().into_bytes());
+                    let full = rekey_kdf(kdf_key, &id);
                     let mut key = Zeroizing::new([0u8; 16]);
                     key.copy_from_slice(&full[..16]);
                     *cached = Some((id, Cipher::new(self.backend, &key)));
