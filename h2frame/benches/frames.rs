@@ -7,6 +7,9 @@
 //! bytes from memory through its own transport interface (`ReadyRead` for slackwater, tokio
 //! `AsyncRead` for h2, `io::Read` for the bare loop), so each pays one copy out of the source.
 //!
+//! The write side (`*-write`): the same frames encoded by `FrameWriter` into a warm `Vec<u8>`
+//! (its `ReadyWrite`), with allocations per frame.
+//!
 //! `cargo bench -p slackwater-h2frame --bench frames`
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -103,6 +106,15 @@ fn control_stream(groups: usize) -> (Vec<u8>, usize) {
     (encode_all(&frames), frames.len())
 }
 
+fn decode_all(mut bytes: &[u8]) -> Vec<Frame> {
+    let mut v = Vec::new();
+    while let Some((f, n)) = decode(bytes).unwrap() {
+        v.push(f);
+        bytes = &bytes[n..];
+    }
+    v
+}
+
 fn data_stream(n: usize) -> (Vec<u8>, usize) {
     let frames: Vec<Frame> = (0..n)
         .map(|_| {
@@ -118,11 +130,10 @@ fn data_stream(n: usize) -> (Vec<u8>, usize) {
 }
 
 fn encode_all(frames: &[Frame]) -> Vec<u8> {
-    let mut w = FrameWriter::new();
+    let w = FrameWriter::new();
     let mut out = Vec::new();
     for f in frames {
-        w.write(f).unwrap();
-        w.flush_to(&mut out).unwrap();
+        w.write(&mut out, f).unwrap();
     }
     out
 }
@@ -136,7 +147,7 @@ struct Mem<'a> {
 }
 
 impl ReadyRead for Mem<'_> {
-    fn read_on_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
+    fn read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
         if self.data.is_empty() {
             return Ok(None);
         }
@@ -148,9 +159,9 @@ impl ReadyRead for Mem<'_> {
         Ok(Some(b))
     }
     fn try_read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
-        self.read_on_ready(size, pool)
+        self.read_ready(size, pool)
     }
-    fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+    fn append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
         let n = max.min(buf.spare_capacity()).min(self.data.len());
         buf.extend_from_slice(&self.data[..n])
             .map_err(io::Error::other)?;
@@ -158,7 +169,7 @@ impl ReadyRead for Mem<'_> {
         Ok(n)
     }
     fn try_append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
-        self.append_on_ready(buf, max)
+        self.append_ready(buf, max)
     }
 }
 
@@ -241,6 +252,20 @@ fn bare_pass(bytes: &[u8]) -> usize {
     }
 }
 
+// ---------------------------------------------------------------- write side
+
+/// Encodes `frames` into `out` (cleared first, its capacity kept: the steady state of a
+/// connection whose output buffer is warm). Each DATA byte is copied once, into `out`.
+fn write_pass(frames: &[Frame], out: &mut Vec<u8>) -> usize {
+    out.clear();
+    let w = FrameWriter::new();
+    for f in frames {
+        w.write(out, f).unwrap();
+    }
+    black_box(out.len());
+    frames.len()
+}
+
 // ---------------------------------------------------------------- driver
 
 fn allocs_per_frame(name: &str, f: fn(&[u8]) -> usize, bytes: &[u8]) -> f64 {
@@ -259,6 +284,23 @@ fn bench(c: &mut Criterion) {
         ("data16k", data_stream(512)),
     ];
     for (name, (bytes, frames)) in &streams {
+        let decoded = decode_all(bytes);
+        let mut out = Vec::with_capacity(bytes.len());
+        write_pass(&decoded, &mut out);
+        assert_eq!(&out, bytes);
+        let before = ALLOCS.load(Ordering::Relaxed);
+        write_pass(&decoded, &mut out);
+        let a = ALLOCS.load(Ordering::Relaxed) - before;
+        println!(
+            "{name}/write: {a} allocations for {} frames = {:.3} per frame",
+            decoded.len(),
+            a as f64 / decoded.len() as f64,
+        );
+        let mut g = c.benchmark_group(format!("{name}-write"));
+        g.throughput(Throughput::Bytes(bytes.len() as u64));
+        g.bench_function("slackwater", |b| b.iter(|| write_pass(&decoded, &mut out)));
+        g.finish();
+
         assert_eq!(slackwater_pass(bytes), *frames);
         assert_eq!(h2_pass(bytes), *frames);
         assert_eq!(bare_pass(bytes), *frames);

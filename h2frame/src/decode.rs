@@ -1,7 +1,7 @@
 //! Frame validation and decoding, shared by the stateless [`decode`] and the streaming reader.
 
 use crate::frame::*;
-use crate::{Error, ErrorCode};
+use crate::{Config, Error, ErrorCode};
 use core::ops::Range;
 use slackwater_ready::SharedBuf;
 
@@ -450,7 +450,7 @@ fn decode_one<S: Source>(
 ///
 /// ```
 /// use slackwater_h2frame::{Decoder, Frame};
-/// let d = Decoder::new().max_frame_size(1 << 20).unwrap();
+/// let d = Decoder::new();
 /// let wire = [0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
 /// let (frame, used) = d.decode(&wire).unwrap().unwrap();
 /// assert_eq!(used, 17);
@@ -483,33 +483,23 @@ impl Decoder {
         }
     }
 
-    /// Sets our `SETTINGS_MAX_FRAME_SIZE` (16,384..=16,777,215).
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] outside that range.
-    ///
-    /// ```
-    /// assert!(slackwater_h2frame::Decoder::new().max_frame_size(100).is_err());
-    /// ```
-    pub fn max_frame_size(mut self, v: u32) -> Result<Decoder, Error> {
-        if !(DEFAULT_MAX_FRAME_SIZE..=MAX_FRAME_SIZE_LIMIT).contains(&v) {
-            return Err(Error::Invalid("max frame size outside 16384..=16777215"));
-        }
-        self.max_frame_size = v;
-        Ok(self)
-    }
-
-    /// Treat non-zero padding as a connection `PROTOCOL_ERROR` (RFC 9113 §6.1 allows it;
-    /// off by default).
+    /// A decoder with the limits of `cfg` (checked when it was built): its max frame size,
+    /// whether it refuses non-zero padding, and its copy-out ratio (for
+    /// [`decode_shared`](Decoder::decode_shared)).
     ///
     /// ```
-    /// let d = slackwater_h2frame::Decoder::new().reject_nonzero_padding(true);
+    /// use slackwater_h2frame::{Config, Decoder};
+    /// let cfg = Config::builder().reject_nonzero_padding(true).build().unwrap();
+    /// let d = Decoder::with_config(&cfg);
     /// // DATA, PADDED, pad length 1, data "a", padding 0xff
     /// assert!(d.decode(&[0, 0, 3, 0, 8, 0, 0, 0, 1, 1, b'a', 0xff]).is_err());
     /// ```
-    pub fn reject_nonzero_padding(mut self, on: bool) -> Decoder {
-        self.reject_nonzero_padding = on;
-        self
+    pub const fn with_config(cfg: &Config) -> Decoder {
+        Decoder {
+            max_frame_size: cfg.max_frame_size,
+            reject_nonzero_padding: cfg.reject_nonzero_padding,
+            copy_out_ratio: cfg.copy_out_ratio,
+        }
     }
 
     /// Decodes the frame at the start of `bytes`: `Ok(Some((frame, bytes_used)))`, or

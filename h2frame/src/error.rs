@@ -3,6 +3,7 @@
 use core::fmt;
 use slackwater_ready::PoolError;
 use std::io;
+use std::sync::Arc;
 
 /// An HTTP/2 error code (RFC 9113 §7), as carried by RST_STREAM and GOAWAY. Codes this crate
 /// does not know are kept as they are (§7: unknown codes are not errors).
@@ -128,9 +129,23 @@ impl Scope {
 ///
 /// Protocol violations ([`Error::Protocol`], [`Error::BadPreface`]) carry the HTTP/2 error
 /// code to send and its [`Scope`]; [`code`](Error::code) and [`scope`](Error::scope) give them
-/// for every variant that has one. After a **connection** error the reader is dead: every
-/// later read returns the same error. After a **stream** error the offending frame has been
-/// consumed and the next read goes on with the next frame.
+/// for every variant that has one. [`is_fatal`](Error::is_fatal) says, per variant, whether
+/// the connection is over:
+///
+/// | variant | fatal | after it, the reader |
+/// |---|---|---|
+/// | [`Protocol`](Error::Protocol), connection scope | yes | returns it again from every call |
+/// | [`Protocol`](Error::Protocol), stream scope | no | has consumed the frame; read on |
+/// | [`BadPreface`](Error::BadPreface) | yes | returns it again from every call |
+/// | [`UnexpectedEof`](Error::UnexpectedEof) | yes | returns it again from every call |
+/// | [`Io`](Error::Io), `WouldBlock` / `Interrupted` / `TimedOut` | no | kept any partial frame; call again |
+/// | [`Io`](Error::Io), any other kind (a reset, …) | yes | returns it again from every call (never a clean end of stream) |
+/// | [`Pool`](Error::Pool) | no | kept what it had; call again when memory is back |
+/// | [`Invalid`](Error::Invalid) (a frame or setting the caller got wrong) | no | unaffected |
+///
+/// The type is `Clone` (an I/O error is held in an [`Arc`]) and `PartialEq` (I/O errors
+/// compare by kind and OS error code). `Display` describes this error only; the underlying
+/// I/O or pool error is its [`source`](core::error::Error::source).
 ///
 /// ```
 /// use slackwater_h2frame::{decode, Error, ErrorCode, Scope};
@@ -139,13 +154,16 @@ impl Scope {
 /// let e = decode(&wire).unwrap_err();
 /// assert_eq!(e.code(), Some(ErrorCode::PROTOCOL_ERROR));
 /// assert_eq!(e.scope(), Some(Scope::Connection));
+/// assert!(e.is_fatal());
 /// assert!(matches!(e, Error::Protocol { .. }));
+/// assert_eq!(e.clone(), e);
 /// ```
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The peer broke RFC 9113. `reason` says how (it is meant for GOAWAY debug data and
-    /// logs, e.g. `"PING: stream id != 0"`).
+    /// logs, e.g. `"PING: stream id != 0"`). Fatal when its scope is the connection; a stream
+    /// error is not (the frame was consumed: answer with RST_STREAM and read on).
     Protocol {
         /// The HTTP/2 error code to send.
         code: ErrorCode,
@@ -155,25 +173,29 @@ pub enum Error {
         reason: &'static str,
     },
     /// A server expected the client connection preface (`PRI * HTTP/2.0…`) and got other
-    /// bytes: a connection `PROTOCOL_ERROR`. `http1` is set when the bytes look like an
-    /// HTTP/1.x request (a client that does not speak HTTP/2 with prior knowledge).
+    /// bytes: a connection `PROTOCOL_ERROR` (fatal). `http1` is set when the bytes look like
+    /// an HTTP/1.x request (a client that does not speak HTTP/2 with prior knowledge).
     BadPreface {
         /// The bytes look like an HTTP/1.x request line.
         http1: bool,
     },
     /// The transport ended in the middle of a frame (or of the preface); `buffered` bytes of it
-    /// had arrived.
+    /// had arrived. Fatal: every later read returns it again.
     UnexpectedEof {
         /// Bytes of the incomplete frame that had been received.
         buffered: usize,
     },
-    /// The transport failed, or (from the non-blocking calls) has nothing ready now: see
-    /// [`is_would_block`](Error::is_would_block).
-    Io(io::Error),
-    /// The pool could not hand out a buffer.
+    /// The transport failed (fatal: every later read returns it again), or, not fatal, has
+    /// nothing ready now ([`is_would_block`](Error::is_would_block)), was interrupted by a
+    /// signal, or timed out waiting ([`slackwater_ready::is_transient`] tells them apart).
+    Io(Arc<io::Error>),
+    /// The pool could not hand out a buffer. Not fatal for the reader (nothing was consumed;
+    /// a partial frame is kept). From the writer, part of a frame may have been queued
+    /// already: treat it as fatal for the connection's output.
     Pool(PoolError),
     /// A frame given to the writer cannot be encoded (a field out of range, or longer than
-    /// the peer's maximum frame size), or a configuration value is out of range.
+    /// the peer's maximum frame size), or a configuration value is out of range. Not fatal:
+    /// nothing was written or changed.
     Invalid(&'static str),
 }
 
@@ -225,8 +247,9 @@ impl Error {
         }
     }
 
-    /// Whether this is a connection error (the connection must be closed). I/O errors and a
-    /// truncated stream also end the connection but have no HTTP/2 code; they return `false`.
+    /// Whether this is an HTTP/2 connection error (answer with GOAWAY and close). I/O errors
+    /// and a truncated stream also end the connection but have no HTTP/2 code; they return
+    /// `false` here (and `true` from [`is_fatal`](Error::is_fatal)).
     ///
     /// ```
     /// let e = slackwater_h2frame::Error::BadPreface { http1: false };
@@ -236,15 +259,56 @@ impl Error {
         self.scope().is_some_and(Scope::is_connection)
     }
 
+    /// Whether the connection is over: a connection-scope protocol error, a bad preface, a
+    /// stream that ended inside a frame, or an I/O error other than `WouldBlock`,
+    /// `Interrupted`, `TimedOut` and `OutOfMemory` (see the table in the type docs). The
+    /// reader returns a fatal error again from every later call. Stream errors, the transient
+    /// I/O errors, pool exhaustion and [`Error::Invalid`] are not fatal.
+    ///
+    /// ```
+    /// use slackwater_h2frame::{Error, ErrorCode, decode};
+    /// use std::io::{self, ErrorKind};
+    /// assert!(Error::from(io::Error::from(ErrorKind::ConnectionReset)).is_fatal());
+    /// assert!(!Error::from(io::Error::from(ErrorKind::WouldBlock)).is_fatal());
+    /// assert!(Error::UnexpectedEof { buffered: 3 }.is_fatal());
+    /// // WINDOW_UPDATE 0 on stream 1: a stream error, the connection goes on.
+    /// assert!(!decode(&[0, 0, 4, 8, 0, 0, 0, 0, 1, 0, 0, 0, 0]).unwrap_err().is_fatal());
+    /// assert!(!Error::Invalid("weight outside 1..=256").is_fatal());
+    /// ```
+    pub fn is_fatal(&self) -> bool {
+        match self {
+            Error::Protocol { scope, .. } => scope.is_connection(),
+            Error::BadPreface { .. } | Error::UnexpectedEof { .. } => true,
+            Error::Io(e) => !slackwater_ready::is_transient(e),
+            Error::Pool(_) | Error::Invalid(_) => false,
+        }
+    }
+
     /// Whether this is the non-blocking calls' "nothing ready now"
     /// ([`WouldBlock`](io::ErrorKind::WouldBlock)): wait for readiness and call again.
     ///
     /// ```
-    /// let e = slackwater_h2frame::Error::Io(std::io::ErrorKind::WouldBlock.into());
+    /// use std::io::{self, ErrorKind};
+    /// let e = slackwater_h2frame::Error::from(io::Error::from(ErrorKind::WouldBlock));
     /// assert!(e.is_would_block());
     /// ```
+    #[inline]
     pub fn is_would_block(&self) -> bool {
         matches!(self, Error::Io(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
+    /// The I/O error of an [`Error::Io`].
+    ///
+    /// ```
+    /// use std::io::{self, ErrorKind};
+    /// let e = slackwater_h2frame::Error::from(io::Error::from(ErrorKind::ConnectionReset));
+    /// assert_eq!(e.io_error().map(io::Error::kind), Some(ErrorKind::ConnectionReset));
+    /// ```
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
     }
 
     /// A short description: the reason of a protocol error, or a fixed text.
@@ -259,9 +323,47 @@ impl Error {
             Error::BadPreface { http1: true } => "client preface mismatch: got HTTP/1.x",
             Error::BadPreface { http1: false } => "client preface mismatch",
             Error::UnexpectedEof { .. } => "end of stream inside a frame",
-            Error::Io(_) => "I/O error",
-            Error::Pool(_) => "buffer pool error",
+            Error::Io(e) if e.kind() == io::ErrorKind::WouldBlock => "transport not ready",
+            Error::Io(_) => "transport error",
+            Error::Pool(_) => "no buffer from the pool",
             Error::Invalid(r) => r,
+        }
+    }
+}
+
+impl PartialEq for Error {
+    /// Field by field; I/O errors compare by [`kind`](io::Error::kind) and
+    /// [`raw_os_error`](io::Error::raw_os_error) (their payloads cannot be compared).
+    ///
+    /// ```
+    /// use slackwater_h2frame::Error;
+    /// use std::io::{self, ErrorKind};
+    /// let reset = || Error::from(io::Error::from(ErrorKind::ConnectionReset));
+    /// assert_eq!(reset(), reset());
+    /// assert_ne!(reset(), Error::from(io::Error::from(ErrorKind::WouldBlock)));
+    /// ```
+    fn eq(&self, other: &Error) -> bool {
+        match (self, other) {
+            (
+                Error::Protocol {
+                    code: c1,
+                    scope: s1,
+                    reason: r1,
+                },
+                Error::Protocol {
+                    code: c2,
+                    scope: s2,
+                    reason: r2,
+                },
+            ) => c1 == c2 && s1 == s2 && r1 == r2,
+            (Error::BadPreface { http1: a }, Error::BadPreface { http1: b }) => a == b,
+            (Error::UnexpectedEof { buffered: a }, Error::UnexpectedEof { buffered: b }) => a == b,
+            (Error::Io(a), Error::Io(b)) => {
+                a.kind() == b.kind() && a.raw_os_error() == b.raw_os_error()
+            }
+            (Error::Pool(a), Error::Pool(b)) => a == b,
+            (Error::Invalid(a), Error::Invalid(b)) => a == b,
+            _ => false,
         }
     }
 }
@@ -292,17 +394,30 @@ impl fmt::Display for Error {
                 f,
                 "the stream ended inside a frame ({buffered} bytes of it received)"
             ),
-            Error::Io(e) => write!(f, "I/O error: {e}"),
-            Error::Pool(e) => write!(f, "buffer pool error: {e}"),
+            // The I/O and pool errors are the `source()`: not repeated here.
+            Error::Io(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                f.write_str("the transport has nothing ready now")
+            }
+            Error::Io(_) => f.write_str("HTTP/2 transport error"),
+            Error::Pool(_) => f.write_str("no buffer from the pool"),
             Error::Invalid(r) => write!(f, "invalid frame or setting: {r}"),
         }
     }
 }
 
 impl core::error::Error for Error {
+    /// The I/O error of [`Error::Io`], the pool's error of [`Error::Pool`].
+    ///
+    /// ```
+    /// use core::error::Error as _;
+    /// use std::io::{self, ErrorKind};
+    /// let e = slackwater_h2frame::Error::from(io::Error::new(ErrorKind::ConnectionReset, "reset by peer"));
+    /// assert_eq!(e.to_string(), "HTTP/2 transport error");
+    /// assert_eq!(e.source().unwrap().to_string(), "reset by peer");
+    /// ```
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
-            Error::Io(e) => Some(e),
+            Error::Io(e) => Some(&**e),
             Error::Pool(e) => Some(e),
             _ => None,
         }
@@ -310,29 +425,56 @@ impl core::error::Error for Error {
 }
 
 impl From<io::Error> for Error {
+    /// An [`Error::Io`]; an `OutOfMemory` carrying a [`PoolError`] (what the pool's errors
+    /// become on their way through a transport) becomes [`Error::Pool`] again.
+    ///
+    /// ```
+    /// use slackwater_h2frame::{Error, PoolError};
+    /// let e = Error::from(std::io::Error::from(PoolError::Exhausted));
+    /// assert_eq!(e, Error::Pool(PoolError::Exhausted));
+    /// ```
     fn from(e: io::Error) -> Self {
-        Error::Io(e)
+        if e.kind() == io::ErrorKind::OutOfMemory
+            && let Some(p) = e.get_ref().and_then(|p| p.downcast_ref::<PoolError>())
+        {
+            return Error::Pool(*p);
+        }
+        Error::Io(Arc::new(e))
     }
 }
 
 impl From<PoolError> for Error {
+    /// An [`Error::Pool`].
+    ///
+    /// ```
+    /// let e = slackwater_h2frame::Error::from(slackwater_h2frame::PoolError::Exhausted);
+    /// assert!(!e.is_fatal());
+    /// ```
     fn from(e: PoolError) -> Self {
         Error::Pool(e)
     }
 }
 
 impl From<Error> for io::Error {
-    /// I/O errors come back as they were; protocol errors become
-    /// [`InvalidData`](io::ErrorKind::InvalidData), a truncated stream
+    /// I/O errors come back as they were (the same OS error code, or kind and payload);
+    /// protocol errors become [`InvalidData`](io::ErrorKind::InvalidData), a truncated stream
     /// [`UnexpectedEof`](io::ErrorKind::UnexpectedEof), pool errors
     /// [`OutOfMemory`](io::ErrorKind::OutOfMemory), encoding errors
     /// [`InvalidInput`](io::ErrorKind::InvalidInput); the [`Error`] is the payload.
+    ///
+    /// ```
+    /// use std::io::{self, ErrorKind};
+    /// let e = slackwater_h2frame::Error::UnexpectedEof { buffered: 4 };
+    /// assert_eq!(io::Error::from(e).kind(), ErrorKind::UnexpectedEof);
+    /// let reset = slackwater_h2frame::Error::from(io::Error::from_raw_os_error(104));
+    /// assert_eq!(io::Error::from(reset).raw_os_error(), Some(104));
+    /// ```
     fn from(e: Error) -> io::Error {
-        let kind = match &e {
-            Error::Io(_) => match e {
-                Error::Io(inner) => return inner,
-                _ => io::ErrorKind::Other,
-            },
+        let kind = match e {
+            Error::Io(inner) => {
+                return Arc::try_unwrap(inner)
+                    .unwrap_or_else(|shared| slackwater_ready::repeat_error(&shared));
+            }
             Error::Protocol { .. } | Error::BadPreface { .. } => io::ErrorKind::InvalidData,
             Error::UnexpectedEof { .. } => io::ErrorKind::UnexpectedEof,
             Error::Pool(_) => io::ErrorKind::OutOfMemory,

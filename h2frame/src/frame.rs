@@ -223,6 +223,29 @@ impl Payload {
         }
     }
 
+    /// The zero-copy view itself, if this payload is one (no copy: the pooled buffer it
+    /// views is handed over, to be kept or turned into another owner's type, e.g. a
+    /// `bytes::Bytes` through `Bytes::from_owner`); otherwise the payload back.
+    ///
+    /// # Errors
+    /// The payload itself, when it is an inline or heap copy.
+    ///
+    /// ```
+    /// use slackwater_h2frame::Payload;
+    /// let mut b = slackwater_h2frame::global().get(4096).unwrap();
+    /// b.extend_from_slice(&[7; 4096]).unwrap();
+    /// let view = Payload::from(b.freeze());
+    /// let shared = view.into_shared().unwrap();
+    /// assert_eq!(shared.len(), 4096);
+    /// assert!(Payload::from(&b"small"[..]).into_shared().is_err());
+    /// ```
+    pub fn into_shared(self) -> Result<SharedBuf, Payload> {
+        match self.0 {
+            Repr::Shared(s) => Ok(s),
+            other => Err(Payload(other)),
+        }
+    }
+
     /// Whether this payload is a view into a pooled buffer (and so keeps that buffer out of
     /// the pool while it lives).
     ///

@@ -10,19 +10,21 @@
 //! HTTP/2 [`ErrorCode`] and its [`Scope`] (connection, or stream + id).
 //!
 //! ```
-//! use slackwater_h2frame::{Data, Frame, FrameReader, FrameWriter, Payload, Pool};
-//! use slackwater_ready::ReadyFd;
+//! use slackwater_h2frame::{Data, Frame, FrameReader, FrameWriter, Payload, Pool, PoolHandle};
+//! use slackwater_ready::{ReadyFd, ReadyWrite};
 //!
-//! let pool = Pool::new();
-//! let (server, mut client) = std::os::unix::net::UnixStream::pair().unwrap();
-//! let mut reader = FrameReader::with_pool(ReadyFd::new(server).unwrap(), &pool);
+//! let pool = PoolHandle::from(Pool::new());
+//! let (server, client) = std::os::unix::net::UnixStream::pair().unwrap();
+//! let mut server = FrameReader::with_pool(ReadyFd::new(server).unwrap(), pool.clone());
+//! let mut client = FrameReader::with_pool(ReadyFd::new(client).unwrap(), pool.clone());
 //!
-//! let mut writer = FrameWriter::new();
-//! let data = Payload::from(vec![7u8; 16_000]);
-//! writer.write(&Frame::Data(Data { stream_id: 1, end_stream: true, data, padding: None })).unwrap();
-//! writer.flush_to(&mut client).unwrap();
+//! // The writer encodes straight into the connection's output (one copy of each DATA byte).
+//! let writer = FrameWriter::new();
+//! writer.write_data(&mut client, 1, true, &[7u8; 16_000]).unwrap();
+//! client.flush_ready().unwrap();
+//! assert_eq!(client.queued(), 0);
 //!
-//! let Some(Frame::Data(d)) = reader.read_frame().unwrap() else { panic!() };
+//! let Some(Frame::Data(d)) = server.read_frame().unwrap() else { panic!() };
 //! assert!(d.data.is_view());                 // a view into the pooled read buffer
 //! assert_eq!(pool.stats().in_use(), 1);      // ... which the payload keeps alive
 //! drop(d);
@@ -32,24 +34,34 @@
 //! # Pieces
 //! * [`FrameReader`]: blocking [`read_frame`](FrameReader::read_frame) and non-blocking
 //!   [`try_read_frame`](FrameReader::try_read_frame), the server side's rules (client
-//!   preface, SETTINGS first, no PUSH_PROMISE: [`Config::expect_client_preface`]),
+//!   preface, SETTINGS first, no PUSH_PROMISE: [`ConfigBuilder::expect_client_preface`]),
 //!   CONTINUATION sequencing and flood cap, an opt-in PING / SETTINGS flood cap
-//!   ([`Config::max_pending_replies`]), unknown frames skipped or surfaced ([`Config`]).
+//!   ([`ConfigBuilder::max_pending_replies`]), unknown frames skipped or surfaced; fatal
+//!   errors (a reset included) stick. Its buffering is
+//!   [`slackwater_ready::Assembler`]'s. Over a transport that is also a [`ReadyWrite`], the
+//!   reader is one too, so one value is the whole connection.
+//! * [`Config`] / [`ConfigBuilder`]: the reader's settings, checked by
+//!   [`build`](ConfigBuilder::build).
+//! * [`FrameWriter`]: every frame type, encoded straight into a [`ReadyWrite`] (no buffer of
+//!   its own); [`encode`]: one frame into a pooled buffer.
 //! * [`decode`] / [`Decoder`]: stateless single-frame decoding (no sequencing state).
-//! * [`FrameWriter`] / [`encode`]: every frame type into pooled buffers.
 //! * [`Frame`] and one struct per type; [`FrameHeader`]; [`Payload`].
+//! * [`Error`]: `Clone`, with [`is_fatal`](Error::is_fatal), the HTTP/2 code and scope.
 //!
-//! The pool and transport types this crate's API uses are re-exported: [`Pool`], [`Buf`],
-//! [`SharedBuf`], [`ReadyRead`], [`global`].
+//! The pool and transport types this crate's API uses are re-exported: [`Pool`],
+//! [`PoolHandle`], [`PoolError`], [`Buf`], [`SharedBuf`], [`ReadyRead`], [`ReadyWrite`],
+//! [`global`].
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod config;
 mod decode;
 mod error;
 mod frame;
 mod reader;
 mod writer;
 
+pub use config::{Config, ConfigBuilder};
 pub use decode::{Decoder, decode};
 pub use error::{Error, ErrorCode, Scope};
 pub use frame::{
@@ -57,6 +69,8 @@ pub use frame::{
     FrameHeader, GoAway, Headers, MAX_FRAME_SIZE_LIMIT, Payload, Ping, Priority, PrioritySpec,
     PushPromise, RstStream, STREAM_ID_MASK, Setting, Settings, Unknown, WindowUpdate, flags, kind,
 };
-pub use reader::{Config, FrameReader};
-pub use slackwater_ready::{Buf, Pool, PoolError, ReadyRead, SharedBuf, global};
+pub use reader::FrameReader;
+pub use slackwater_ready::{
+    Buf, Pool, PoolError, PoolHandle, ReadyRead, ReadyWrite, SharedBuf, global,
+};
 pub use writer::{FrameWriter, encode};

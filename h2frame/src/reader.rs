@@ -1,389 +1,83 @@
 //! [`FrameReader`]: frames from any [`ReadyRead`], holding a buffer only while bytes wait.
+//!
+//! The buffering (when a read buffer is taken, how a partial frame grows, what it pins while
+//! the peer is quiet) is [`slackwater_ready::Assembler`]'s, the one record assembler of the
+//! workspace; this module supplies the frame header rule and the HTTP/2 connection state.
 
-use crate::decode::{Source, check_header, decode_body, view_or_copy, wants_view};
+use crate::config::check_max_frame_size;
+use crate::decode::{Source, check_header, decode_body, wants_view};
 use crate::frame::*;
-use crate::{Error, ErrorCode, Scope};
-use slackwater_ready::{Buf, Pool, ReadyRead, SharedBuf, global};
+use crate::{Config, Error, ErrorCode};
+use slackwater_ready::{Assembler, Buf, Framing, PoolHandle, ReadyRead, ReadyWrite, RecordError};
 use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
-/// Settings of a [`FrameReader`].
-///
-/// ```
-/// use slackwater_h2frame::Config;
-/// let cfg = Config::new()
-///     .max_frame_size(1 << 20).unwrap()   // what we advertised in SETTINGS_MAX_FRAME_SIZE
-///     .expect_client_preface(true)        // we are the server
-///     .surface_unknown_frames(false);     // the default: discard them (RFC 9113 §4.1)
-/// assert_eq!(cfg.get_max_frame_size(), 1 << 20);
-/// ```
-#[derive(Clone, Debug)]
-pub struct Config {
-    max_frame_size: u32,
-    read_buffer_size: usize,
-    surface_unknown: bool,
-    max_continuations: u32,
-    max_header_block: usize,
-    reject_nonzero_padding: bool,
-    expect_preface: bool,
-    copy_out_ratio: usize,
-    max_pending_replies: Option<u32>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config::new()
-    }
-}
-
-impl Config {
-    /// The defaults: max frame size 16,384; 32 KiB reads; unknown frames discarded; at most
-    /// 64 CONTINUATION frames and 256 KiB of header block per field block; non-zero padding
-    /// accepted; no client preface expected; copy-out ratio 16; no cap on frames awaiting a
-    /// reply ([`Config::max_pending_replies`]).
-    ///
-    /// ```
-    /// assert_eq!(slackwater_h2frame::Config::new().get_max_frame_size(), 16_384);
-    /// ```
-    pub const fn new() -> Config {
-        Config {
-            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
-            read_buffer_size: 32 * 1024,
-            surface_unknown: false,
-            max_continuations: 64,
-            max_header_block: 256 * 1024,
-            reject_nonzero_padding: false,
-            expect_preface: false,
-            copy_out_ratio: 16,
-            max_pending_replies: None,
-        }
-    }
-
-    /// Our `SETTINGS_MAX_FRAME_SIZE`: larger frames are a connection `FRAME_SIZE_ERROR`,
-    /// decided from the 9-byte header before any of the payload is read or a buffer for it
-    /// taken. No read buffer ever exceeds `max(read_buffer_size, this + 9)`.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] outside 16,384..=16,777,215.
-    ///
-    /// ```
-    /// assert!(slackwater_h2frame::Config::new().max_frame_size(1 << 24).is_err());
-    /// ```
-    pub fn max_frame_size(mut self, v: u32) -> Result<Config, Error> {
-        if !(DEFAULT_MAX_FRAME_SIZE..=MAX_FRAME_SIZE_LIMIT).contains(&v) {
-            return Err(Error::Invalid("max frame size outside 16384..=16777215"));
-        }
-        self.max_frame_size = v;
-        Ok(self)
-    }
-
-    /// The configured maximum frame size.
-    ///
-    /// ```
-    /// assert_eq!(slackwater_h2frame::Config::default().get_max_frame_size(), 16_384);
-    /// ```
-    pub fn get_max_frame_size(&self) -> u32 {
-        self.max_frame_size
-    }
-
-    /// How many bytes one read from the transport asks for at a frame boundary (at least 64;
-    /// default 32 KiB). A frame larger than this is read into a buffer of its own size.
-    ///
-    /// ```
-    /// let c = slackwater_h2frame::Config::new().read_buffer_size(16 * 1024);
-    /// ```
-    pub fn read_buffer_size(mut self, n: usize) -> Config {
-        self.read_buffer_size = n.max(64);
-        self
-    }
-
-    /// Return frames of unknown types as [`Frame::Unknown`] instead of discarding them.
-    ///
-    /// ```
-    /// let c = slackwater_h2frame::Config::new().surface_unknown_frames(true);
-    /// ```
-    pub fn surface_unknown_frames(mut self, on: bool) -> Config {
-        self.surface_unknown = on;
-        self
-    }
-
-    /// The CONTINUATION flood cap (CVE-2024-27316): at most `frames` CONTINUATION frames and
-    /// `bytes` bytes per field block; more is a connection `ENHANCE_YOUR_CALM`. The bytes
-    /// counted are the payload lengths of the block's frames (the HEADERS or PUSH_PROMISE
-    /// frame that opens it, padding and priority / promised-id fields included, and every
-    /// CONTINUATION), so both limits are decided from each frame's 9-byte header, before any
-    /// of its payload is read or a buffer taken for it. A single HEADERS frame (with
-    /// END_HEADERS) is a field block too: one longer than `bytes` is refused from its header.
-    ///
-    /// ```
-    /// use slackwater_h2frame::{Config, ErrorCode, FrameReader, global};
-    /// let cfg = Config::new().continuation_limits(8, 4096);
-    /// // A HEADERS header announcing 5,000 bytes, and nothing else: refused from 9 bytes.
-    /// let wire = [0, 0x13, 0x88, 1, 4, 0, 0, 0, 1];
-    /// let mut r = FrameReader::with_config(slackwater_ready::Buffered::new(&wire[..]), global(), cfg);
-    /// assert_eq!(r.read_frame().unwrap_err().code(), Some(ErrorCode::ENHANCE_YOUR_CALM));
-    /// ```
-    pub fn continuation_limits(mut self, frames: u32, bytes: usize) -> Config {
-        self.max_continuations = frames;
-        self.max_header_block = bytes;
-        self
-    }
-
-    /// Treat non-zero padding as a connection `PROTOCOL_ERROR` (RFC 9113 §6.1 "MAY").
-    ///
-    /// ```
-    /// let c = slackwater_h2frame::Config::new().reject_nonzero_padding(true);
-    /// ```
-    pub fn reject_nonzero_padding(mut self, on: bool) -> Config {
-        self.reject_nonzero_padding = on;
-        self
-    }
-
-    /// Server side. A reader with this set is the server's reader of a connection, and
-    /// applies the rules that only a server has (RFC 9113):
-    /// * §3.4: the 24-byte client connection preface is checked before the first frame
-    ///   ([`Error::BadPreface`], saying when the client spoke HTTP/1.x);
-    /// * §3.4: the first frame after it must be a SETTINGS frame (not an ACK); anything else
-    ///   is a connection `PROTOCOL_ERROR`, decided from its 9-byte header;
-    /// * §8.4: a client cannot push, so PUSH_PROMISE is a connection `PROTOCOL_ERROR`, also
-    ///   decided from the header.
-    ///
-    /// Off (the default) the reader is a client's: no preface, any first frame, PUSH_PROMISE
-    /// returned (refusing it after sending `SETTINGS_ENABLE_PUSH = 0` is the connection
-    /// layer's job, which knows what it sent).
-    ///
-    /// ```
-    /// use slackwater_h2frame::{CLIENT_PREFACE, Config, ErrorCode, FrameReader, global};
-    /// let mut wire = CLIENT_PREFACE.to_vec();
-    /// wire.extend_from_slice(&[0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]); // a PING
-    /// let cfg = Config::new().expect_client_preface(true);
-    /// let mut r = FrameReader::with_config(slackwater_ready::Buffered::new(&wire[..]), global(), cfg);
-    /// let e = r.read_frame().unwrap_err(); // the first frame must be SETTINGS
-    /// assert_eq!(e.code(), Some(ErrorCode::PROTOCOL_ERROR));
-    /// assert!(e.is_connection_error());
-    /// ```
-    pub fn expect_client_preface(mut self, on: bool) -> Config {
-        self.expect_preface = on;
-        self
-    }
-
-    /// The copy-out rule for payloads above [`Payload::INLINE_MAX`]: a payload is a zero-copy
-    /// view only if `len × ratio ≥ capacity of its buffer`; otherwise it is copied to the heap,
-    /// so a kept payload never pins more than `ratio` times its own size (at least 1;
-    /// default 16). A 16 KiB DATA payload in a 32 KiB read buffer is a view; a 1 KiB one is
-    /// copied.
-    ///
-    /// ```
-    /// let c = slackwater_h2frame::Config::new().copy_out_ratio(4);
-    /// ```
-    pub fn copy_out_ratio(mut self, ratio: usize) -> Config {
-        self.copy_out_ratio = ratio.max(1);
-        self
-    }
-
-    /// The PING / SETTINGS flood cap: at most `cap` frames that oblige us to send a reply
-    /// (a PING without ACK: a PING ACK; a SETTINGS without ACK: a SETTINGS ACK) are returned
-    /// between two calls of [`FrameReader::replies_flushed`]; the next one is a connection
-    /// `ENHANCE_YOUR_CALM`, decided from its 9-byte header before its payload is read. ACKs
-    /// are not counted. `None` (the default) turns the cap off.
-    ///
-    /// This is the reader's form of Go's "too many queued control frames" limit: a peer that
-    /// sends PINGs or SETTINGS faster than we can write the ACKs makes the replies pile up in
-    /// the writer. A reader cannot see the writer, so the caller tells it when the replies
-    /// went out: call [`FrameReader::replies_flushed`] each time the writer has flushed the
-    /// ACKs owed so far. The count is then the number of replies still queued, and the cap
-    /// bounds that queue.
-    ///
-    /// Off by default because it is a connection-level policy that needs that call: a reader
-    /// whose owner never calls `replies_flushed` would count every keep-alive PING of a
-    /// long-lived connection and eventually refuse a well-behaved peer. The event loop that
-    /// writes the ACKs turns it on. A cap of **10,000** (Go's `maxQueuedControlFrames`) is a
-    /// reasonable choice; `Some(0)` refuses every PING and SETTINGS that wants a reply.
-    ///
-    /// ```
-    /// use slackwater_h2frame::{Config, ErrorCode, Frame, FrameReader, global};
-    /// let ping = [0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
-    /// let wire = [ping; 3].concat();
-    /// let cfg = Config::new().max_pending_replies(Some(2));
-    /// let mut r = FrameReader::with_config(slackwater_ready::Buffered::new(&wire[..]), global(), cfg);
-    /// assert!(matches!(r.read_frame().unwrap(), Some(Frame::Ping(_))));
-    /// assert!(matches!(r.read_frame().unwrap(), Some(Frame::Ping(_))));
-    /// // Two PING ACKs are owed and were never flushed: the third PING is refused.
-    /// let e = r.read_frame().unwrap_err();
-    /// assert_eq!(e.code(), Some(ErrorCode::ENHANCE_YOUR_CALM));
-    /// assert!(e.is_connection_error());
-    /// ```
-    pub fn max_pending_replies(mut self, cap: Option<u32>) -> Config {
-        self.max_pending_replies = cap;
-        self
-    }
-
-    /// The configured cap on frames awaiting a reply ([`Config::max_pending_replies`]).
-    ///
-    /// ```
-    /// use slackwater_h2frame::Config;
-    /// assert_eq!(Config::new().get_max_pending_replies(), None);
-    /// assert_eq!(Config::new().max_pending_replies(Some(10_000)).get_max_pending_replies(), Some(10_000));
-    /// ```
-    pub fn get_max_pending_replies(&self) -> Option<u32> {
-        self.max_pending_replies
-    }
-}
-
-/// Where the unread bytes are.
-enum Held {
-    /// Nothing buffered: no buffer held.
-    Empty,
-    /// A buffer still writable (no view of it handed out).
-    Owned(Buf),
-    /// A buffer that views were taken from.
-    Frozen(SharedBuf),
-}
-
-impl Held {
-    #[inline(always)]
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Held::Empty => &[],
-            Held::Owned(b) => b,
-            Held::Frozen(s) => s,
-        }
-    }
-
-    #[inline]
-    fn len(&self) -> usize {
-        self.bytes().len()
-    }
-
-    fn capacity(&self) -> usize {
-        match self {
-            Held::Empty => 0,
-            Held::Owned(b) => b.capacity(),
-            Held::Frozen(s) => s.buffer_capacity(),
-        }
-    }
-
-    /// Consumes `n` bytes (fewer than buffered): whether any are left. (When none are, the
-    /// caller drops the buffer.)
-    #[inline(always)]
-    fn advance_within(&mut self, n: usize) -> bool {
-        match self {
-            Held::Empty => false,
-            Held::Owned(b) => {
-                b.advance(n);
-                !b.is_empty()
-            }
-            Held::Frozen(s) => {
-                s.advance(n);
-                !s.is_empty()
-            }
-        }
-    }
-
-    /// Consumes `n` bytes; drops the buffer (back to the pool) when nothing is left.
-    #[inline]
-    fn consume(&mut self, n: usize) {
-        let empty = match self {
-            Held::Empty => true,
-            Held::Owned(b) => {
-                b.advance(n);
-                b.is_empty()
-            }
-            Held::Frozen(s) => {
-                s.advance(n);
-                s.is_empty()
-            }
-        };
-        if empty {
-            *self = Held::Empty;
-        }
-    }
-}
-
-/// The reader's frame source: the frame is `cur.bytes()[..end]`, its payload from
+/// The reader's frame source: the frame is `asm.buffered()[..end]`, its payload from
 /// `FRAME_HEADER_LEN`; `cap` is the capacity of the buffer (for the copy-out rule). Its drop
 /// consumes the frame, which is after the frame has been built into the return value, so that
 /// nothing has to look at (and so move) the result.
 struct HeldSrc<'a> {
-    cur: &'a mut Held,
+    asm: &'a mut Assembler,
     /// The reader's connection error: set by [`Source::fail`].
-    dead: &'a mut Option<(ErrorCode, &'static str)>,
+    dead: &'a mut Option<Error>,
     /// The reader's fast-path flag: cleared with `dead`.
     plain: &'a mut bool,
-    /// The reader's next boundary read size: set when the frame was the last buffered byte.
-    hint: &'a mut usize,
     /// The reader's count of frames awaiting a reply: counted by [`Source::wants_reply`].
     pending_replies: &'a mut u32,
-    read_buffer_size: usize,
     end: usize,
     cap: usize,
     ratio: usize,
 }
 
 impl Drop for HeldSrc<'_> {
-    /// The frame has been decoded: consume it, and after a connection error give the buffer
-    /// back (nothing more will be read).
+    /// The frame has been decoded: consume it (the assembler gives the buffer back when it was
+    /// the last byte, and sizes the next read after it), and after a connection error give
+    /// the buffer back (nothing more will be read).
     #[inline(always)]
     fn drop(&mut self) {
-        if self.dead.is_some() || !self.cur.advance_within(self.end) {
-            release(
-                self.cur,
-                self.hint,
-                self.dead.is_some(),
-                self.end,
-                self.read_buffer_size,
-            );
+        if self.dead.is_some() {
+            release(self.asm);
+        } else {
+            self.asm.consume_record(self.end);
         }
     }
 }
 
-/// The buffer is used up (or the reader dead): give it back, and (if not dead) size the next
-/// read after a frame of `n` bytes. (This and the next two are free functions rather than
-/// methods of [`HeldSrc`]: a method taking `&mut self` would make the compiler keep the
-/// source in memory, costing stores and loads on every frame.)
+/// The reader is dead: give the buffer back. (This and the next two are free functions
+/// rather than methods of [`HeldSrc`]: a method taking `&mut self` would make the compiler
+/// keep the source in memory, costing stores and loads on every frame.)
 #[cold]
 #[inline(never)]
-fn release(cur: &mut Held, hint: &mut usize, dead: bool, n: usize, read_buffer_size: usize) {
-    *cur = Held::Empty;
-    if !dead {
-        *hint = next_read_size(n, read_buffer_size);
-    }
+fn release(asm: &mut Assembler) {
+    asm.release();
 }
 
-/// A connection error: the reader is dead.
+/// A connection error: the reader is dead, and returns `e` again from every later call.
 #[cold]
 #[inline(never)]
-fn mark_dead(dead: &mut Option<(ErrorCode, &'static str)>, plain: &mut bool, e: &Error) {
+fn mark_dead(dead: &mut Option<Error>, plain: &mut bool, e: &Error) {
     *plain = false;
-    *dead = Some((e.code().unwrap_or(ErrorCode::PROTOCOL_ERROR), e.reason()));
+    *dead = Some(e.clone());
 }
 
-/// A view of the payload bytes `r` of the frame at the front of `cur`: the buffer is frozen
-/// first (once per buffer).
+/// A zero-copy view of the payload bytes `r` of the frame at the front of `asm` (the buffer
+/// is frozen the first time, once per buffer).
 #[inline(never)]
-fn view(cur: &mut Held, r: core::ops::Range<usize>) -> Payload {
-    if matches!(cur, Held::Owned(_))
-        && let Held::Owned(b) = std::mem::replace(cur, Held::Empty)
-    {
-        *cur = Held::Frozen(b.freeze());
-    }
-    let r = FRAME_HEADER_LEN + r.start..FRAME_HEADER_LEN + r.end;
-    match &*cur {
-        Held::Frozen(s) => view_or_copy(s, r),
-        held => Payload::copy_from_slice(&held.bytes()[r]),
-    }
+fn view(asm: &mut Assembler, r: core::ops::Range<usize>) -> Payload {
+    Payload::from(asm.view(FRAME_HEADER_LEN + r.start..FRAME_HEADER_LEN + r.end))
 }
 
 impl Source for HeldSrc<'_> {
     #[inline(always)]
     fn bytes(&self) -> &[u8] {
-        &self.cur.bytes()[FRAME_HEADER_LEN..self.end]
+        &self.asm.buffered()[FRAME_HEADER_LEN..self.end]
     }
 
     #[inline(always)]
     fn payload(&mut self, r: core::ops::Range<usize>) -> Payload {
         let start = FRAME_HEADER_LEN + r.start;
         if r.len() <= Payload::INLINE_MAX {
-            let all = self.cur.bytes();
+            let all = self.asm.buffered();
             // Usually more bytes follow the payload in the buffer: copy a fixed-size window.
             if let Some(w) = all.get(start..).and_then(|b| b.first_chunk()) {
                 return Payload::inline_window(w, r.len());
@@ -391,7 +85,7 @@ impl Source for HeldSrc<'_> {
             return Payload::copy_from_slice(&all[start..FRAME_HEADER_LEN + r.end]);
         }
         if wants_view(r.len(), self.cap, self.ratio) {
-            view(self.cur, r)
+            view(self.asm, r)
         } else {
             Payload::copy_from_slice(&self.bytes()[r])
         }
@@ -422,91 +116,14 @@ struct Block {
     bytes: usize,
 }
 
-/// Reads RFC 9113 frames from any [`ReadyRead`] (a socket through
-/// [`ReadyFd`](slackwater_ready::ReadyFd), an ALTS connection, …).
-///
-/// # Buffers
-/// * A read buffer is taken from the pool only when the transport is readable (the
-///   `ReadyRead` contract), and it goes back **the moment every buffered byte has been
-///   consumed**. Between frames an idle connection holds no buffer.
-/// * DATA payloads and header block fragments are zero-copy views ([`Payload`]) into that
-///   buffer when they are large; small ones are copied (see [`Payload`] and
-///   [`Config::copy_out_ratio`] for the exact rule), so a kept payload cannot pin a buffer
-///   much larger than itself.
-/// * A frame split across reads is completed in place when its buffer has room (the rest is
-///   read straight into it, [`ReadyRead::append_on_ready`]); otherwise its received part is
-///   copied into a larger buffer. A frame larger than half a read buffer grows with the
-///   bytes that arrive: its buffer is replaced only when full, by one at most twice what has
-///   arrived (at least one read buffer, never more than the frame), so a frame dribbled in
-///   small pieces costs O(log n) buffers and copies, and a peer that announces a large frame
-///   and goes quiet pins at most twice what it sent, or one read buffer. The rest of a large
-///   frame is read exactly, so the next read starts on a frame boundary.
-/// * A read at a frame boundary asks for [`Config::read_buffer_size`] bytes, or for exactly
-///   the size of the frame before it when that was between half a read buffer and one (a run
-///   of 16 KiB DATA frames is read one frame per read, each frame in a buffer of its own).
-///   It never asks for more than `read_buffer_size`, whatever frame came before.
-/// * The frame size is checked against [`Config::max_frame_size`] from the 9-byte header,
-///   before any of the payload is read; no buffer is ever larger than
-///   `max(read_buffer_size, max_frame_size + 9)`.
-/// * Before waiting in the middle of a frame, the received part moves into the smallest pool
-///   class that holds the frame (so a 9-byte partial header does not keep a 32 KiB buffer):
-///   a connection waiting in mid-frame pins one buffer, of no larger class than the frame's.
-///
-/// # Validation
-/// Every frame is checked per RFC 9113 §4–§6 (lengths, stream ids, padding, SETTINGS values,
-/// WINDOW_UPDATE increments), plus CONTINUATION sequencing and the flood cap
-/// ([`Config::continuation_limits`]), and, when the event loop turns it on, the PING /
-/// SETTINGS flood cap ([`Config::max_pending_replies`], with
-/// [`replies_flushed`](FrameReader::replies_flushed)). Errors carry the HTTP/2 code and
-/// [`Scope`]. After a connection error the reader is dead (every later call returns that error
-/// again); after a stream error the frame has been consumed and reading can go on. Stream
-/// *state* (idle, closed, id parity and ordering, flow control) is the connection layer's
-/// job, not the reader's.
-///
-/// # Blocking and non-blocking
-/// [`read_frame`](FrameReader::read_frame) waits; [`try_read_frame`](FrameReader::try_read_frame)
-/// returns an error for which [`Error::is_would_block`] holds when the transport has nothing
-/// now, keeping any partial frame, so an event loop calls it again on the next readiness.
-///
-/// ```
-/// use slackwater_h2frame::{Frame, FrameReader, FrameWriter, Ping, Pool};
-/// use slackwater_ready::ReadyFd;
-/// let pool = Pool::new();
-/// let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
-/// let mut reader = FrameReader::with_pool(ReadyFd::new(a).unwrap(), &pool);
-/// let mut writer = FrameWriter::new();
-/// writer.write(&Frame::Ping(Ping { ack: false, data: *b"12345678" })).unwrap();
-/// writer.flush_to(&mut b).unwrap();
-/// let f = reader.read_frame().unwrap().unwrap();
-/// assert!(matches!(f, Frame::Ping(p) if &p.data == b"12345678"));
-/// assert_eq!(pool.stats().in_use(), 0); // between frames: no buffer held
-/// drop(b);
-/// assert!(reader.read_frame().unwrap().is_none()); // clean EOF
-/// ```
-pub struct FrameReader<'p, R> {
-    io: R,
-    pool: &'p Pool,
+/// What the connection's state decides from a frame's 9-byte header: the frame header rule
+/// the reader gives the [`Assembler`].
+#[derive(Debug)]
+struct Rules {
     cfg: Config,
-    cur: Held,
-    /// Size of the next read at a frame boundary.
-    hint: usize,
-    /// Bytes of a discarded (unknown) frame still to skip.
-    skip: usize,
     block: Option<Block>,
-    /// Bytes of the client preface still to check.
-    preface_left: usize,
     /// Server side, before the first frame: it must be SETTINGS (RFC 9113 §3.4).
     want_settings: bool,
-    /// The connection error that killed the reader.
-    dead: Option<(ErrorCode, &'static str)>,
-    /// No preface or skip in progress, no open field block, no SETTINGS awaited, not dead or
-    /// truncated: a whole buffered frame can take the fast path. Cleared wherever one of those
-    /// begins; set again (recomputed) only on the general path, right before a frame is
-    /// decoded.
-    plain: bool,
-    /// The stream ended inside a frame (with this many bytes buffered): every later read
-    /// reports it again, and the partial frame's buffer has been given back.
-    truncated: Option<usize>,
     /// Frames obliging a reply (PING, SETTINGS without ACK) returned since the last
     /// [`FrameReader::replies_flushed`] (saturating).
     pending_replies: u32,
@@ -515,384 +132,27 @@ pub struct FrameReader<'p, R> {
     reply_cap: u32,
 }
 
-impl<R: ReadyRead> FrameReader<'static, R> {
-    /// A reader with the default [`Config`] and the [`global`] pool.
-    ///
-    /// ```
-    /// let r = slackwater_h2frame::FrameReader::new(slackwater_ready::Buffered::new(std::io::empty()));
-    /// ```
-    pub fn new(io: R) -> Self {
-        FrameReader::with_config(io, global(), Config::new())
-    }
-}
-
-impl<'p, R: ReadyRead> FrameReader<'p, R> {
-    /// A reader with the default [`Config`] taking its buffers from `pool`.
-    ///
-    /// ```
-    /// let pool = slackwater_h2frame::Pool::new();
-    /// let r = slackwater_h2frame::FrameReader::with_pool(
-    ///     slackwater_ready::Buffered::new(std::io::empty()), &pool);
-    /// ```
-    pub fn with_pool(io: R, pool: &'p Pool) -> Self {
-        FrameReader::with_config(io, pool, Config::new())
-    }
-
-    /// A reader with `cfg`, taking its buffers from `pool`.
-    ///
-    /// ```
-    /// use slackwater_h2frame::{Config, FrameReader, global};
-    /// let r = FrameReader::with_config(slackwater_ready::Buffered::new(std::io::empty()),
-    ///                                  global(), Config::new().expect_client_preface(true));
-    /// ```
-    pub fn with_config(io: R, pool: &'p Pool, cfg: Config) -> Self {
-        FrameReader {
-            io,
-            pool,
-            hint: cfg.read_buffer_size,
-            preface_left: if cfg.expect_preface {
-                CLIENT_PREFACE.len()
-            } else {
-                0
-            },
-            want_settings: cfg.expect_preface,
-            plain: !cfg.expect_preface,
-            reply_cap: cfg.max_pending_replies.unwrap_or(u32::MAX),
-            cfg,
-            cur: Held::Empty,
-            skip: 0,
-            block: None,
-            dead: None,
-            truncated: None,
-            pending_replies: 0,
-        }
-    }
-
-    /// Changes our `SETTINGS_MAX_FRAME_SIZE`; it applies from the next frame header read.
-    /// (When lowering it, RFC 9113 §6.5.3 says to keep accepting the old size until the
-    /// peer ACKs our SETTINGS: call this after the ACK.)
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] outside 16,384..=16,777,215.
-    ///
-    /// ```
-    /// let mut r = slackwater_h2frame::FrameReader::new(slackwater_ready::Buffered::new(std::io::empty()));
-    /// r.set_max_frame_size(1 << 20).unwrap();
-    /// assert!(r.set_max_frame_size(1).is_err());
-    /// ```
-    pub fn set_max_frame_size(&mut self, v: u32) -> Result<(), Error> {
-        self.cfg = self.cfg.clone().max_frame_size(v)?;
-        Ok(())
-    }
-
-    /// Blocks until a whole frame is available and returns it; `Ok(None)` at a clean end of
-    /// stream (between frames).
-    ///
-    /// # Errors
-    /// [`Error::Protocol`] / [`Error::BadPreface`] for RFC 9113 violations (with code and
-    /// scope), [`Error::UnexpectedEof`] if the stream ends inside a frame, [`Error::Io`] and
-    /// [`Error::Pool`].
-    ///
-    /// ```
-    /// use slackwater_h2frame::{Frame, FrameReader};
-    /// let wire = [0, 0, 4, 8, 0, 0, 0, 0, 0, 0, 0, 0, 1]; // WINDOW_UPDATE +1 on stream 0
-    /// let mut r = FrameReader::new(slackwater_ready::Buffered::new(&wire[..]));
-    /// assert!(matches!(r.read_frame().unwrap(), Some(Frame::WindowUpdate(_))));
-    /// assert!(r.read_frame().unwrap().is_none());
-    /// ```
-    #[inline]
-    pub fn read_frame(&mut self) -> Result<Option<Frame>, Error> {
-        self.next_frame(true)
-    }
-
-    /// Like [`read_frame`](FrameReader::read_frame) without waiting: when the transport has
-    /// nothing now, returns an [`Error::Io`] of kind `WouldBlock`
-    /// ([`Error::is_would_block`]) and keeps whatever part of a frame has arrived.
-    ///
-    /// # Errors
-    /// As [`read_frame`](FrameReader::read_frame), plus `WouldBlock`.
-    ///
-    /// ```
-    /// use slackwater_h2frame::FrameReader;
-    /// use slackwater_ready::ReadyFd;
-    /// use std::io::Write;
-    /// let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
-    /// let mut r = FrameReader::new(ReadyFd::new(a).unwrap());
-    /// b.write_all(&[0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2]).unwrap(); // a PING, cut short
-    /// assert!(r.try_read_frame().unwrap_err().is_would_block());
-    /// b.write_all(&[3, 4, 5, 6, 7, 8]).unwrap();
-    /// assert!(r.try_read_frame().unwrap().is_some());
-    /// ```
-    #[inline]
-    pub fn try_read_frame(&mut self) -> Result<Option<Frame>, Error> {
-        self.next_frame(false)
-    }
-
-    /// Tells the reader that the replies owed so far (PING ACKs, SETTINGS ACKs) have been
-    /// written out: the count that [`Config::max_pending_replies`] caps starts again from 0.
-    /// An event loop calls this after its writer flushed the ACKs for every PING and SETTINGS
-    /// it has read.
-    ///
-    /// ```
-    /// use slackwater_h2frame::{Config, Frame, FrameReader, global};
-    /// let ping = [0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
-    /// let wire = [ping; 100].concat();
-    /// let cfg = Config::new().max_pending_replies(Some(2));
-    /// let mut r = FrameReader::with_config(slackwater_ready::Buffered::new(&wire[..]), global(), cfg);
-    /// while let Some(f) = r.read_frame().unwrap() {
-    ///     assert!(matches!(f, Frame::Ping(_)));
-    ///     // ... write the PING ACK and flush the writer, then:
-    ///     r.replies_flushed();
-    /// }
-    /// assert_eq!(r.pending_replies(), 0);
-    /// ```
-    #[inline]
-    pub fn replies_flushed(&mut self) {
-        self.pending_replies = 0;
-    }
-
-    /// How many frames obliging a reply (a PING or SETTINGS without ACK) were returned since
-    /// the last [`replies_flushed`](FrameReader::replies_flushed) (or since the start). It
-    /// is counted whether or not [`Config::max_pending_replies`] is set, and stops at
-    /// `u32::MAX`.
-    ///
-    /// ```
-    /// use slackwater_h2frame::FrameReader;
-    /// let wire = [[0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8],  // a PING
-    ///             [0, 0, 8, 6, 1, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]]  // a PING ACK
-    ///     .concat();
-    /// let mut r = FrameReader::new(slackwater_ready::Buffered::new(&wire[..]));
-    /// while r.read_frame().unwrap().is_some() {}
-    /// assert_eq!(r.pending_replies(), 1); // the ACK obliges nothing
-    /// r.replies_flushed();
-    /// assert_eq!(r.pending_replies(), 0);
-    /// ```
-    pub fn pending_replies(&self) -> u32 {
-        self.pending_replies
-    }
-
-    /// Bytes received and not yet returned as frames.
-    ///
-    /// ```
-    /// let r = slackwater_h2frame::FrameReader::new(slackwater_ready::Buffered::new(std::io::empty()));
-    /// assert_eq!(r.buffered(), 0);
-    /// ```
-    pub fn buffered(&self) -> usize {
-        self.cur.len()
-    }
-
-    /// Whether the reader holds a pool buffer now (only while bytes of an incomplete frame,
-    /// or of frames not yet read, are buffered).
-    ///
-    /// ```
-    /// let r = slackwater_h2frame::FrameReader::new(slackwater_ready::Buffered::new(std::io::empty()));
-    /// assert!(!r.holds_buffer());
-    /// ```
-    pub fn holds_buffer(&self) -> bool {
-        !matches!(self.cur, Held::Empty)
-    }
-
-    /// Whether a field block is open (a HEADERS or PUSH_PROMISE without END_HEADERS was read
-    /// and its last CONTINUATION has not).
-    ///
-    /// ```
-    /// let r = slackwater_h2frame::FrameReader::new(slackwater_ready::Buffered::new(std::io::empty()));
-    /// assert!(!r.in_header_block());
-    /// ```
-    pub fn in_header_block(&self) -> bool {
-        self.block.is_some()
-    }
-
-    /// The configuration.
-    ///
-    /// ```
-    /// let r = slackwater_h2frame::FrameReader::new(slackwater_ready::Buffered::new(std::io::empty()));
-    /// assert_eq!(r.config().get_max_frame_size(), 16_384);
-    /// ```
-    pub fn config(&self) -> &Config {
-        &self.cfg
-    }
-
-    /// The transport.
-    ///
-    /// ```
-    /// let r = slackwater_h2frame::FrameReader::new(slackwater_ready::Buffered::new(std::io::empty()));
-    /// let _ = r.get_ref();
-    /// ```
-    pub fn get_ref(&self) -> &R {
-        &self.io
-    }
-
-    /// The transport, mutably (reading from it directly desynchronizes the reader).
-    ///
-    /// ```
-    /// let mut r = slackwater_h2frame::FrameReader::new(slackwater_ready::Buffered::new(std::io::empty()));
-    /// let _ = r.get_mut();
-    /// ```
-    pub fn get_mut(&mut self) -> &mut R {
-        &mut self.io
-    }
-
-    /// Unwraps the transport; buffered bytes are dropped (their buffer goes back).
-    ///
-    /// ```
-    /// let r = slackwater_h2frame::FrameReader::new(slackwater_ready::Buffered::new(std::io::empty()));
-    /// let _io = r.into_inner();
-    /// ```
-    pub fn into_inner(self) -> R {
-        self.io
-    }
-
-    fn fail(&mut self, e: Error) -> Error {
-        if e.is_connection_error() {
-            self.plain = false;
-            self.dead = Some((e.code().unwrap_or(ErrorCode::PROTOCOL_ERROR), e.reason()));
-            // Nothing more will be read: give the buffer back now.
-            self.cur = Held::Empty;
-        }
-        e
-    }
-
-    /// The stream ended inside a frame: give the partial frame's buffer back and stay ended.
-    fn eof_error(&mut self) -> Error {
-        let buffered = self.cur.len();
-        self.cur = Held::Empty;
-        self.plain = false;
-        self.truncated = Some(buffered);
-        Error::UnexpectedEof { buffered }
-    }
-
-    /// The fast path: in the plain state, a frame that is wholly buffered, needs no view and
-    /// no connection state, and that [`check_header`] accepts is decoded right here; anything
-    /// else goes the general way.
-    ///
-    /// Either way the frame is then built in one place, straight into the return value: a
-    /// frame built in two places would be built into a temporary and moved, and moving a value
-    /// just written field by field costs a store-forwarding stall.
-    #[inline(always)]
-    fn next_frame(&mut self, blocking: bool) -> Result<Option<Frame>, Error> {
-        let (h, n) = match self.fast_header() {
-            Some(hn) => hn,
-            None => match self.next_header(blocking) {
-                Ok(Some(hn)) => hn,
-                Ok(None) => return Ok(None),
-                Err(e) => return Err(e),
-            },
+impl Rules {
+    /// The header rule: how many bytes the frame at the front of `b` takes (only its header,
+    /// for an unknown frame that is skipped as it arrives), or the connection error its
+    /// header shows (the size first, RFC 9113 §4.2, then the sequencing).
+    fn frame(&self, b: &[u8]) -> Result<Framing, Error> {
+        let Some(h) = FrameHeader::parse(b) else {
+            return Ok(Framing::Need(FRAME_HEADER_LEN));
         };
-        self.decode_buffered(h, n)
+        check_header(h, self.cfg.max_frame_size)?;
+        self.check_sequence(h)?;
+        if self.skips(h) {
+            return Ok(Framing::Record(FRAME_HEADER_LEN));
+        }
+        Ok(Framing::Record(FRAME_HEADER_LEN + h.length as usize))
     }
 
-    /// The header and size of a wholly buffered frame that can take the fast path.
-    #[inline(always)]
-    fn fast_header(&self) -> Option<(FrameHeader, usize)> {
-        if !self.plain {
-            return None;
-        }
-        let b = self.cur.bytes();
-        let h = FrameHeader::from_array(b.first_chunk()?);
-        let n = FRAME_HEADER_LEN + h.length as usize;
-        (n <= b.len() && self.fast_ok(h)).then_some((h, n))
-    }
-
-    /// Whether a header can take the fast path: a known type that neither opens nor continues
-    /// a field block (a HEADERS with END_HEADERS within the block cap is fine), whose payload
-    /// will not be a view, and that [`check_header`] accepts.
-    #[inline(always)]
-    fn fast_ok(&self, h: FrameHeader) -> bool {
-        let len = h.length as usize;
-        let simple = match h.kind {
-            kind::HEADERS => h.flags & flags::END_HEADERS != 0 && len <= self.cfg.max_header_block,
-            kind::PUSH_PROMISE | kind::CONTINUATION => false,
-            kind::PING | kind::SETTINGS => {
-                h.flags & flags::ACK != 0 || self.pending_replies < self.reply_cap
-            }
-            k => k < kind::CONTINUATION,
-        };
-        simple
-            && !wants_view(len, self.cur.capacity(), self.cfg.copy_out_ratio)
-            && check_header(h, self.cfg.max_frame_size).is_ok()
-    }
-
-    /// The general path: the preface, skipped frames, reads; then the next frame's header,
-    /// checked (size, sequencing, server rules), with the whole frame buffered.
-    #[inline(never)]
-    fn next_header(&mut self, blocking: bool) -> Result<Option<(FrameHeader, usize)>, Error> {
-        if let Some(buffered) = self.truncated {
-            return Err(Error::UnexpectedEof { buffered });
-        }
-        if let Some((code, reason)) = self.dead {
-            return Err(Error::Protocol {
-                code,
-                scope: Scope::Connection,
-                reason,
-            });
-        }
-        loop {
-            if self.preface_left > 0 {
-                if self.cur.len() == 0 && !self.fill(1, blocking)? {
-                    if self.preface_left == CLIENT_PREFACE.len() {
-                        return Ok(None);
-                    }
-                    return Err(Error::UnexpectedEof {
-                        buffered: CLIENT_PREFACE.len() - self.preface_left,
-                    });
-                }
-                let done = CLIENT_PREFACE.len() - self.preface_left;
-                let got = self.cur.bytes();
-                let n = got.len().min(self.preface_left);
-                if got[..n] != CLIENT_PREFACE[done..done + n] {
-                    let http1 = looks_like_http1(done, got);
-                    self.cur = Held::Empty;
-                    let e = Error::BadPreface { http1 };
-                    self.plain = false;
-                    self.dead = Some((ErrorCode::PROTOCOL_ERROR, e.reason()));
-                    return Err(e);
-                }
-                self.cur.consume(n);
-                self.preface_left -= n;
-                continue;
-            }
-            if self.skip > 0 {
-                if self.cur.len() == 0 && !self.fill(1, blocking)? {
-                    return Err(self.eof_error());
-                }
-                let n = self.cur.len().min(self.skip);
-                self.cur.consume(n);
-                self.skip -= n;
-                continue;
-            }
-            if self.cur.len() < FRAME_HEADER_LEN && !self.fill(FRAME_HEADER_LEN, blocking)? {
-                if self.cur.len() == 0 {
-                    return Ok(None);
-                }
-                return Err(self.eof_error());
-            }
-            let Some(h) = FrameHeader::parse(self.cur.bytes()) else {
-                continue; // unreachable: `fill` returned with 9 bytes
-            };
-            // The frame size first (RFC 9113 §4.2), then the field-block sequencing.
-            if let Err(e) = check_header(h, self.cfg.max_frame_size) {
-                return Err(self.fail(e));
-            }
-            if let Err(e) = self.check_sequence(h) {
-                return Err(self.fail(e));
-            }
-            self.want_settings = false;
-            let len = h.length as usize;
-            if h.kind > kind::CONTINUATION && !self.cfg.surface_unknown {
-                // Discard the payload as it arrives, without buffering it.
-                self.cur.consume(FRAME_HEADER_LEN);
-                self.skip = len;
-                self.plain = false;
-                continue;
-            }
-            let n = FRAME_HEADER_LEN + len;
-            if self.cur.len() < n && !self.fill(n, blocking)? {
-                return Err(self.eof_error());
-            }
-            self.open_or_close_block(h);
-            return Ok(Some((h, n)));
-        }
+    /// Whether the frame is discarded (an unknown type, not surfaced): its payload is skipped
+    /// as it arrives, never buffered.
+    #[inline]
+    fn skips(&self, h: FrameHeader) -> bool {
+        h.kind > kind::CONTINUATION && !self.cfg.surface_unknown
     }
 
     /// What the connection's state decides from the header alone: the server's rules (the
@@ -965,6 +225,506 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
         }
         Ok(())
     }
+}
+
+/// Reads RFC 9113 frames from any [`ReadyRead`] (a socket through
+/// [`ReadyFd`](slackwater_ready::ReadyFd), an ALTS connection, …), and passes writes through
+/// to it when it is a [`ReadyWrite`] too.
+///
+/// # Buffers
+/// The buffering is [`Assembler`]'s (its docs state and argue the bound); in short:
+/// * A read buffer is taken from the pool only when the transport is readable (the
+///   `ReadyRead` contract), and it goes back **the moment every buffered byte has been
+///   consumed**. Between frames an idle connection holds no buffer.
+/// * DATA payloads and header block fragments are zero-copy views ([`Payload`]) into that
+///   buffer when they are large; small ones are copied (see [`Payload`] and
+///   [`ConfigBuilder::copy_out_ratio`](crate::ConfigBuilder::copy_out_ratio) for the exact
+///   rule), so a kept payload cannot pin a buffer much larger than itself.
+/// * A frame split across reads is completed in place when its buffer has room (the rest is
+///   read straight into it, [`ReadyRead::append_ready`]); otherwise its received part is
+///   copied into a larger buffer. A frame larger than half a read buffer grows with the
+///   bytes that arrive: its buffer is replaced only when full, by one at most twice what has
+///   arrived (at least one read buffer, never more than the frame), so a frame dribbled in
+///   small pieces costs O(log n) buffers and copies, and a peer that announces a large frame
+///   and goes quiet pins at most twice what it sent, or one read buffer. The rest of a large
+///   frame is read exactly, so the next read starts on a frame boundary.
+/// * A read at a frame boundary asks for [`Config::read_buffer_size`] bytes, or for exactly
+///   the size of the frame before it when that was between half a read buffer and one (a run
+///   of 16 KiB DATA frames is read one frame per read, each frame in a buffer of its own).
+///   It never asks for more than `read_buffer_size`, whatever frame came before.
+/// * The frame size is checked against [`Config::max_frame_size`] from the 9-byte header,
+///   before any of the payload is read; no buffer is ever larger than
+///   `max(read_buffer_size, max_frame_size + 9)`.
+/// * Before waiting in the middle of a frame, the received part moves into the smallest pool
+///   class that holds the frame (so a 9-byte partial header does not keep a 32 KiB buffer):
+///   a connection waiting in mid-frame pins one buffer, of no larger class than the frame's.
+/// * An unknown frame that is discarded (the default) is skipped as it arrives, never
+///   buffered whole.
+///
+/// # Validation
+/// Every frame is checked per RFC 9113 §4–§6 (lengths, stream ids, padding, SETTINGS values,
+/// WINDOW_UPDATE increments), plus CONTINUATION sequencing and the flood cap
+/// ([`ConfigBuilder::continuation_limits`](crate::ConfigBuilder::continuation_limits)), and,
+/// when the event loop turns it on, the PING / SETTINGS flood cap
+/// ([`ConfigBuilder::max_pending_replies`](crate::ConfigBuilder::max_pending_replies)).
+/// Errors carry the HTTP/2 code and [`Scope`](crate::Scope). Stream *state* (idle, closed, id
+/// parity and ordering, flow control) is the connection layer's job, not the reader's.
+///
+/// # Errors stick
+/// After a fatal error ([`Error::is_fatal`]) every later call returns it again: a connection
+/// error, a bad preface, a stream that ended inside a frame (its partial buffer given back),
+/// and a transport error such as a reset. (Linux reports `ECONNRESET` once and then reads 0;
+/// the reader never turns that 0 into a clean end of stream.) After a stream error the frame
+/// has been consumed and reading can go on; after `WouldBlock`, `Interrupted` or `TimedOut`
+/// any partial frame is kept.
+///
+/// # Blocking and non-blocking
+/// [`read_frame`](FrameReader::read_frame) waits; [`try_read_frame`](FrameReader::try_read_frame)
+/// returns an error for which [`Error::is_would_block`] holds when the transport has nothing
+/// now, keeping any partial frame, so an event loop calls it again on the next readiness.
+///
+/// # Writing through the reader
+/// When the transport is a [`ReadyWrite`] (a [`ReadyFd`](slackwater_ready::ReadyFd), an ALTS
+/// connection), so is the reader: every method is the transport's, so one value is the whole
+/// connection. A [`FrameWriter`](crate::FrameWriter) encodes into it
+/// (`writer.write(&mut reader, &frame)`), and [`try_flush_ready`](ReadyWrite::try_flush_ready)
+/// / [`flush_ready`](ReadyWrite::flush_ready) flush the transport. **A flush that leaves
+/// nothing queued calls [`replies_flushed`](FrameReader::replies_flushed)**: the PING and
+/// SETTINGS ACKs queued before it are out, so the count that
+/// [`ConfigBuilder::max_pending_replies`](crate::ConfigBuilder::max_pending_replies) caps
+/// starts again from 0 (queue each ACK before the flush that should count it). It also passes
+/// [`AsFd`] / [`AsRawFd`] through, for a poller.
+///
+/// ```
+/// use slackwater_h2frame::{Frame, FrameReader, FrameWriter, Ping, Pool, PoolHandle};
+/// use slackwater_ready::{ReadyFd, ReadyWrite};
+/// let pool = PoolHandle::from(Pool::new());
+/// let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+/// let mut ours = FrameReader::with_pool(ReadyFd::new(a).unwrap(), pool.clone());
+/// let mut theirs = FrameReader::with_pool(ReadyFd::new(b).unwrap(), pool.clone());
+/// let writer = FrameWriter::new();
+/// writer.write(&mut theirs, &Frame::Ping(Ping { ack: false, data: *b"12345678" })).unwrap();
+/// theirs.flush_ready().unwrap();
+/// let f = ours.read_frame().unwrap().unwrap();
+/// assert!(matches!(f, Frame::Ping(p) if &p.data == b"12345678"));
+/// assert_eq!(pool.stats().in_use(), 0); // between frames: no buffer held, nothing queued
+/// drop(theirs);
+/// assert!(ours.read_frame().unwrap().is_none()); // clean EOF
+/// ```
+pub struct FrameReader<R> {
+    io: R,
+    pool: PoolHandle,
+    asm: Assembler,
+    rules: Rules,
+    /// Bytes of a discarded (unknown) frame still to skip.
+    skip: usize,
+    /// Bytes of the client preface still to check.
+    preface_left: usize,
+    /// The connection error that killed the reader.
+    dead: Option<Error>,
+    /// No preface or skip in progress, no open field block, no SETTINGS awaited, not dead or
+    /// truncated: a whole buffered frame can take the fast path. Cleared wherever one of those
+    /// begins; set again (recomputed) only on the general path, right before a frame is
+    /// decoded.
+    plain: bool,
+    /// The stream ended inside a frame (with this many bytes buffered): every later read
+    /// reports it again, and the partial frame's buffer has been given back.
+    truncated: Option<usize>,
+}
+
+impl<R> FrameReader<R> {
+    /// A reader with the default [`Config`] and the global pool.
+    ///
+    /// ```
+    /// let r = slackwater_h2frame::FrameReader::new(slackwater_ready::Buffered::new(std::io::empty()));
+    /// assert!(r.pool().is_global());
+    /// ```
+    pub fn new(io: R) -> Self {
+        FrameReader::with_config(io, PoolHandle::default(), Config::new())
+    }
+
+    /// A reader with the default [`Config`] taking its buffers from `pool` (a `&'static
+    /// Pool`, a [`Pool`](crate::Pool) or `Arc<Pool>` it then owns, or a [`PoolHandle`]).
+    ///
+    /// ```
+    /// use slackwater_h2frame::{FrameReader, Pool, PoolHandle};
+    /// let pool = PoolHandle::from(Pool::new());
+    /// let r = FrameReader::with_pool(slackwater_ready::Buffered::new(std::io::empty()), pool.clone());
+    /// assert_eq!(pool.stats().in_use(), 0);
+    /// ```
+    pub fn with_pool(io: R, pool: impl Into<PoolHandle>) -> Self {
+        FrameReader::with_config(io, pool, Config::new())
+    }
+
+    /// A reader with `cfg`, taking its buffers from `pool`.
+    ///
+    /// ```
+    /// use slackwater_h2frame::{Config, FrameReader, global};
+    /// let cfg = Config::builder().expect_client_preface(true).build().unwrap();
+    /// let r = FrameReader::with_config(slackwater_ready::Buffered::new(std::io::empty()), global(), cfg);
+    /// assert!(r.config().expect_client_preface());
+    /// ```
+    pub fn with_config(io: R, pool: impl Into<PoolHandle>, cfg: Config) -> Self {
+        FrameReader {
+            io,
+            pool: pool.into(),
+            asm: Assembler::new(cfg.read_buffer_size),
+            preface_left: if cfg.expect_preface {
+                CLIENT_PREFACE.len()
+            } else {
+                0
+            },
+            plain: !cfg.expect_preface,
+            rules: Rules {
+                want_settings: cfg.expect_preface,
+                reply_cap: cfg.max_pending_replies.unwrap_or(u32::MAX),
+                pending_replies: 0,
+                block: None,
+                cfg,
+            },
+            skip: 0,
+            dead: None,
+            truncated: None,
+        }
+    }
+
+    /// Changes our `SETTINGS_MAX_FRAME_SIZE`; it applies from the next frame header read.
+    /// (When lowering it, RFC 9113 §6.5.3 says to keep accepting the old size until the
+    /// peer ACKs our SETTINGS: call this after the ACK.)
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] outside 16,384..=16,777,215 (the value is then unchanged).
+    ///
+    /// ```
+    /// let mut r = slackwater_h2frame::FrameReader::new(slackwater_ready::Buffered::new(std::io::empty()));
+    /// r.set_max_frame_size(1 << 20).unwrap();
+    /// assert!(r.set_max_frame_size(1).is_err());
+    /// assert_eq!(r.config().max_frame_size(), 1 << 20);
+    /// ```
+    pub fn set_max_frame_size(&mut self, v: u32) -> Result<(), Error> {
+        check_max_frame_size(v)?;
+        self.rules.cfg.max_frame_size = v;
+        Ok(())
+    }
+
+    /// Tells the reader that the replies owed so far (PING ACKs, SETTINGS ACKs) have been
+    /// written out: the count that
+    /// [`ConfigBuilder::max_pending_replies`](crate::ConfigBuilder::max_pending_replies) caps
+    /// starts again from 0. A flush through the reader that leaves nothing queued calls it
+    /// (see [Writing through the reader](FrameReader#writing-through-the-reader)); an event
+    /// loop that writes its ACKs some other way calls it after it flushed the ACKs for every
+    /// PING and SETTINGS it has read.
+    ///
+    /// ```
+    /// use slackwater_h2frame::{Config, Frame, FrameReader, global};
+    /// let ping = [0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
+    /// let wire = [ping; 100].concat();
+    /// let cfg = Config::builder().max_pending_replies(Some(2)).build().unwrap();
+    /// let mut r = FrameReader::with_config(slackwater_ready::Buffered::new(&wire[..]), global(), cfg);
+    /// while let Some(f) = r.read_frame().unwrap() {
+    ///     assert!(matches!(f, Frame::Ping(_)));
+    ///     // ... write the PING ACK and flush it, then:
+    ///     r.replies_flushed();
+    /// }
+    /// assert_eq!(r.pending_replies(), 0);
+    /// ```
+    #[inline]
+    pub fn replies_flushed(&mut self) {
+        self.rules.pending_replies = 0;
+    }
+
+    /// How many frames obliging a reply (a PING or SETTINGS without ACK) were returned since
+    /// the last [`replies_flushed`](FrameReader::replies_flushed) (or since the start). It
+    /// is counted whether or not a cap is set, and stops at `u32::MAX`.
+    ///
+    /// ```
+    /// use slackwater_h2frame::FrameReader;
+    /// let wire = [[0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8],  // a PING
+    ///             [0, 0, 8, 6, 1, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]]  // a PING ACK
+    ///     .concat();
+    /// let mut r = FrameReader::new(slackwater_ready::Buffered::new(&wire[..]));
+    /// while r.read_frame().unwrap().is_some() {}
+    /// assert_eq!(r.pending_replies(), 1); // the ACK obliges nothing
+    /// r.replies_flushed();
+    /// assert_eq!(r.pending_replies(), 0);
+    /// ```
+    pub fn pending_replies(&self) -> u32 {
+        self.rules.pending_replies
+    }
+
+    /// Bytes received and not yet returned as frames.
+    ///
+    /// ```
+    /// let r = slackwater_h2frame::FrameReader::new(slackwater_ready::Buffered::new(std::io::empty()));
+    /// assert_eq!(r.buffered(), 0);
+    /// ```
+    pub fn buffered(&self) -> usize {
+        self.asm.len()
+    }
+
+    /// Whether the reader holds a pool buffer now (only while bytes of an incomplete frame,
+    /// or of frames not yet read, are buffered).
+    ///
+    /// ```
+    /// let r = slackwater_h2frame::FrameReader::new(slackwater_ready::Buffered::new(std::io::empty()));
+    /// assert!(!r.holds_buffer());
+    /// ```
+    pub fn holds_buffer(&self) -> bool {
+        self.asm.holds_buffer()
+    }
+
+    /// Whether a field block is open (a HEADERS or PUSH_PROMISE without END_HEADERS was read
+    /// and its last CONTINUATION has not).
+    ///
+    /// ```
+    /// let r = slackwater_h2frame::FrameReader::new(slackwater_ready::Buffered::new(std::io::empty()));
+    /// assert!(!r.in_header_block());
+    /// ```
+    pub fn in_header_block(&self) -> bool {
+        self.rules.block.is_some()
+    }
+
+    /// The configuration.
+    ///
+    /// ```
+    /// let r = slackwater_h2frame::FrameReader::new(slackwater_ready::Buffered::new(std::io::empty()));
+    /// assert_eq!(r.config().max_frame_size(), 16_384);
+    /// ```
+    pub fn config(&self) -> &Config {
+        &self.rules.cfg
+    }
+
+    /// The pool the read buffers come from.
+    ///
+    /// ```
+    /// let r = slackwater_h2frame::FrameReader::new(slackwater_ready::Buffered::new(std::io::empty()));
+    /// assert_eq!(r.pool().stats().in_use(), 0);
+    /// ```
+    pub fn pool(&self) -> &PoolHandle {
+        &self.pool
+    }
+
+    /// The transport.
+    ///
+    /// ```
+    /// let r = slackwater_h2frame::FrameReader::new(slackwater_ready::Buffered::new(std::io::empty()));
+    /// let _ = r.get_ref();
+    /// ```
+    pub fn get_ref(&self) -> &R {
+        &self.io
+    }
+
+    /// The transport, mutably (reading from it directly desynchronizes the reader; writing to
+    /// it is what the reader's own [`ReadyWrite`] does).
+    ///
+    /// ```
+    /// let mut r = slackwater_h2frame::FrameReader::new(slackwater_ready::Buffered::new(std::io::empty()));
+    /// let _ = r.get_mut();
+    /// ```
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.io
+    }
+
+    /// Unwraps the transport; buffered bytes are dropped (their buffer goes back).
+    ///
+    /// ```
+    /// let r = slackwater_h2frame::FrameReader::new(slackwater_ready::Buffered::new(std::io::empty()));
+    /// let _io = r.into_inner();
+    /// ```
+    pub fn into_inner(self) -> R {
+        self.io
+    }
+}
+
+impl<R: ReadyRead> FrameReader<R> {
+    /// Blocks until a whole frame is available and returns it; `Ok(None)` at a clean end of
+    /// stream (between frames), and again from every later call.
+    ///
+    /// # Errors
+    /// [`Error::Protocol`] / [`Error::BadPreface`] for RFC 9113 violations (with code and
+    /// scope), [`Error::UnexpectedEof`] if the stream ends inside a frame, [`Error::Io`] and
+    /// [`Error::Pool`]. Fatal ones ([`Error::is_fatal`]) are returned again by every later
+    /// call.
+    ///
+    /// ```
+    /// use slackwater_h2frame::{Frame, FrameReader};
+    /// let wire = [0, 0, 4, 8, 0, 0, 0, 0, 0, 0, 0, 0, 1]; // WINDOW_UPDATE +1 on stream 0
+    /// let mut r = FrameReader::new(slackwater_ready::Buffered::new(&wire[..]));
+    /// assert!(matches!(r.read_frame().unwrap(), Some(Frame::WindowUpdate(_))));
+    /// assert!(r.read_frame().unwrap().is_none());
+    /// ```
+    #[inline]
+    pub fn read_frame(&mut self) -> Result<Option<Frame>, Error> {
+        self.next_frame(true)
+    }
+
+    /// Like [`read_frame`](FrameReader::read_frame) without waiting: when the transport has
+    /// nothing now, returns an [`Error::Io`] of kind `WouldBlock`
+    /// ([`Error::is_would_block`]) and keeps whatever part of a frame has arrived.
+    ///
+    /// # Errors
+    /// As [`read_frame`](FrameReader::read_frame), plus `WouldBlock`.
+    ///
+    /// ```
+    /// use slackwater_h2frame::FrameReader;
+    /// use slackwater_ready::ReadyFd;
+    /// use std::io::Write;
+    /// let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let mut r = FrameReader::new(ReadyFd::new(a).unwrap());
+    /// b.write_all(&[0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2]).unwrap(); // a PING, cut short
+    /// assert!(r.try_read_frame().unwrap_err().is_would_block());
+    /// b.write_all(&[3, 4, 5, 6, 7, 8]).unwrap();
+    /// assert!(r.try_read_frame().unwrap().is_some());
+    /// ```
+    #[inline]
+    pub fn try_read_frame(&mut self) -> Result<Option<Frame>, Error> {
+        self.next_frame(false)
+    }
+
+    /// A connection error (from the header rule, or the preface): the reader is dead.
+    fn fail(&mut self, e: Error) -> Error {
+        if e.is_connection_error() {
+            self.plain = false;
+            self.dead = Some(e.clone());
+            // Nothing more will be read: give the buffer back now.
+            self.asm.release();
+        }
+        e
+    }
+
+    /// The stream ended inside a frame (or the preface) with `buffered` bytes of it received:
+    /// give the partial frame's buffer back and stay ended.
+    fn truncate(&mut self, buffered: usize) -> Error {
+        self.asm.release();
+        self.plain = false;
+        self.truncated = Some(buffered);
+        Error::UnexpectedEof { buffered }
+    }
+
+    /// Makes at least `n` bytes buffered (for the preface and skipped frames: `n` is 1).
+    /// `Ok(false)`: the transport reached its end first.
+    fn fill(&mut self, n: usize, blocking: bool) -> Result<bool, Error> {
+        self.asm
+            .fill(&mut self.io, &self.pool, n, blocking)
+            .map_err(Error::from)
+    }
+
+    /// The fast path: in the plain state, a frame that is wholly buffered, needs no view and
+    /// no connection state, and that [`check_header`] accepts is decoded right here; anything
+    /// else goes the general way.
+    ///
+    /// Either way the frame is then built in one place, straight into the return value: a
+    /// frame built in two places would be built into a temporary and moved, and moving a value
+    /// just written field by field costs a store-forwarding stall.
+    #[inline(always)]
+    fn next_frame(&mut self, blocking: bool) -> Result<Option<Frame>, Error> {
+        let (h, n) = match self.fast_header() {
+            Some(hn) => hn,
+            None => match self.next_header(blocking) {
+                Ok(Some(hn)) => hn,
+                Ok(None) => return Ok(None),
+                Err(e) => return Err(e),
+            },
+        };
+        self.decode_buffered(h, n)
+    }
+
+    /// The header and size of a wholly buffered frame that can take the fast path.
+    #[inline(always)]
+    fn fast_header(&self) -> Option<(FrameHeader, usize)> {
+        if !self.plain {
+            return None;
+        }
+        let b = self.asm.buffered();
+        let h = FrameHeader::from_array(b.first_chunk()?);
+        let n = FRAME_HEADER_LEN + h.length as usize;
+        (n <= b.len() && self.fast_ok(h)).then_some((h, n))
+    }
+
+    /// Whether a header can take the fast path: a known type that neither opens nor continues
+    /// a field block (a HEADERS with END_HEADERS within the block cap is fine), whose payload
+    /// will not be a view, and that [`check_header`] accepts.
+    #[inline(always)]
+    fn fast_ok(&self, h: FrameHeader) -> bool {
+        let len = h.length as usize;
+        let r = &self.rules;
+        let simple = match h.kind {
+            kind::HEADERS => h.flags & flags::END_HEADERS != 0 && len <= r.cfg.max_header_block,
+            kind::PUSH_PROMISE | kind::CONTINUATION => false,
+            kind::PING | kind::SETTINGS => {
+                h.flags & flags::ACK != 0 || r.pending_replies < r.reply_cap
+            }
+            k => k < kind::CONTINUATION,
+        };
+        simple
+            && !wants_view(len, self.asm.capacity(), r.cfg.copy_out_ratio)
+            && check_header(h, r.cfg.max_frame_size).is_ok()
+    }
+
+    /// The general path: the preface, skipped frames, reads; then the next frame's header,
+    /// checked (size, sequencing, server rules), with the whole frame buffered.
+    #[inline(never)]
+    fn next_header(&mut self, blocking: bool) -> Result<Option<(FrameHeader, usize)>, Error> {
+        if let Some(buffered) = self.truncated {
+            return Err(Error::UnexpectedEof { buffered });
+        }
+        if let Some(e) = &self.dead {
+            return Err(e.clone());
+        }
+        loop {
+            if self.preface_left > 0 {
+                if self.asm.is_empty() && !self.fill(1, blocking)? {
+                    if self.preface_left == CLIENT_PREFACE.len() {
+                        return Ok(None);
+                    }
+                    return Err(self.truncate(CLIENT_PREFACE.len() - self.preface_left));
+                }
+                let done = CLIENT_PREFACE.len() - self.preface_left;
+                let got = self.asm.buffered();
+                let n = got.len().min(self.preface_left);
+                if got[..n] != CLIENT_PREFACE[done..done + n] {
+                    let http1 = looks_like_http1(done, got);
+                    return Err(self.fail(Error::BadPreface { http1 }));
+                }
+                self.asm.consume(n);
+                self.preface_left -= n;
+                continue;
+            }
+            if self.skip > 0 {
+                if self.asm.is_empty() && !self.fill(1, blocking)? {
+                    return Err(self.truncate(0));
+                }
+                let n = self.asm.len().min(self.skip);
+                self.asm.consume(n);
+                self.skip -= n;
+                continue;
+            }
+            let rules = &self.rules;
+            let got = self
+                .asm
+                .next_record(&mut self.io, &self.pool, blocking, |b| rules.frame(b));
+            let n = match got {
+                Ok(Some(n)) => n,
+                Ok(None) => return Ok(None),
+                Err(RecordError::Rule(e)) => return Err(self.fail(e)),
+                Err(RecordError::Io(e)) => return Err(Error::from(e)),
+                Err(RecordError::Truncated { buffered }) => return Err(self.truncate(buffered)),
+            };
+            let Some(h) = FrameHeader::parse(self.asm.buffered()) else {
+                continue; // unreachable: the rule decided from 9 bytes
+            };
+            self.rules.want_settings = false;
+            if self.rules.skips(h) {
+                // Discard the payload as it arrives, without buffering it.
+                self.asm.consume(FRAME_HEADER_LEN);
+                self.skip = h.length as usize;
+                self.plain = false;
+                continue;
+            }
+            self.open_or_close_block(h);
+            return Ok(Some((h, n)));
+        }
+    }
 
     /// Field block state for a frame about to be decoded (the caps were checked from the
     /// header), and the fast-path flag. Every error a HEADERS, PUSH_PROMISE or CONTINUATION
@@ -973,7 +733,7 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
         let end_headers = h.flags & flags::END_HEADERS != 0;
         match h.kind {
             kind::HEADERS | kind::PUSH_PROMISE if !end_headers => {
-                self.block = Some(Block {
+                self.rules.block = Some(Block {
                     stream_id: h.stream_id,
                     continuations: 0,
                     bytes: h.length as usize,
@@ -981,8 +741,8 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
             }
             kind::CONTINUATION => {
                 if end_headers {
-                    self.block = None;
-                } else if let Some(b) = &mut self.block {
+                    self.rules.block = None;
+                } else if let Some(b) = &mut self.rules.block {
                     b.continuations += 1;
                     b.bytes += h.length as usize;
                 }
@@ -993,150 +753,114 @@ impl<'p, R: ReadyRead> FrameReader<'p, R> {
             && self.dead.is_none()
             && self.preface_left == 0
             && self.skip == 0
-            && self.block.is_none()
-            && !self.want_settings;
+            && self.rules.block.is_none()
+            && !self.rules.want_settings;
     }
 
-    /// Decodes the frame of `n` bytes at the front of `cur` (whose header has been checked)
-    /// and consumes it.
+    /// Decodes the frame of `n` bytes at the front of the assembler (whose header has been
+    /// checked) and consumes it.
     #[inline(always)]
     fn decode_buffered(&mut self, h: FrameHeader, n: usize) -> Result<Option<Frame>, Error> {
         let mut src = HeldSrc {
-            cap: self.cur.capacity(),
-            cur: &mut self.cur,
+            cap: self.asm.capacity(),
+            asm: &mut self.asm,
             dead: &mut self.dead,
             plain: &mut self.plain,
-            hint: &mut self.hint,
-            pending_replies: &mut self.pending_replies,
-            read_buffer_size: self.cfg.read_buffer_size,
+            pending_replies: &mut self.rules.pending_replies,
             end: n,
-            ratio: self.cfg.copy_out_ratio,
+            ratio: self.rules.cfg.copy_out_ratio,
         };
         // The frame is built straight into the return value and not looked at again here:
         // moving a value just written field by field costs a store-forwarding stall. The
         // bookkeeping after it (consuming the frame, errors) is `src`'s drop.
-        decode_body(h, &mut src, self.cfg.reject_nonzero_padding)
-    }
-
-    /// Makes `cur` hold at least `n` bytes. `Ok(false)`: the transport reached its end first.
-    fn fill(&mut self, n: usize, blocking: bool) -> Result<bool, Error> {
-        while self.cur.len() < n {
-            if self.cur.len() == 0 {
-                let size = self.hint.max(n);
-                let got = if blocking {
-                    self.io.read_on_ready(size, self.pool)
-                } else {
-                    self.io.try_read_ready(size, self.pool)
-                };
-                match got {
-                    Ok(Some(b)) => self.cur = Held::Owned(b),
-                    Ok(None) => return Ok(false),
-                    Err(e) => return Err(Error::Io(e)),
-                }
-                continue;
-            }
-            self.make_room(n)?;
-            let small = n <= self.cfg.read_buffer_size / 2;
-            let want = n - self.cur.len();
-            let r = match &mut self.cur {
-                Held::Owned(b) => {
-                    let max = if small { b.spare_capacity() } else { want };
-                    self.io.try_append_ready(b, max)
-                }
-                _ => Ok(0),
-            };
-            let got = match r {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    // About to wait holding a partial frame: keep only what it needs.
-                    self.shrink(n)?;
-                    if !blocking {
-                        return Err(Error::Io(e));
-                    }
-                    self.make_room(n)?;
-                    match &mut self.cur {
-                        Held::Owned(b) => {
-                            let max = if small { b.spare_capacity() } else { want };
-                            self.io.append_on_ready(b, max)
-                        }
-                        _ => Ok(0),
-                    }
-                }
-                r => r,
-            };
-            match got {
-                Ok(0) => return Ok(false),
-                Ok(_) => {}
-                Err(e) => return Err(Error::Io(e)),
-            }
-        }
-        Ok(true)
-    }
-
-    /// Makes `cur` an owned buffer that can take more of the frame of `n` bytes (header
-    /// included) at its front: room for all of it, or (a large frame growing as it arrives)
-    /// room for some of it.
-    ///
-    /// A buffer that holds the frame is kept (compacted if its free space is at the front).
-    /// A frame larger than half a read buffer grows with the bytes that arrive: its buffer is
-    /// replaced only when it is full (or smaller than a read buffer, as after a wait in a
-    /// small class), by one of `min(n, max(2 × received, read size))`. A peer that announces
-    /// a large frame and goes quiet pins at most twice what it sent, or one read buffer, and
-    /// a frame dribbled in small pieces costs O(log n) buffers and copies, not one per piece.
-    fn make_room(&mut self, n: usize) -> Result<(), Error> {
-        let have = self.cur.len();
-        let rbs = self.cfg.read_buffer_size;
-        if let Held::Owned(b) = &mut self.cur {
-            let cap = b.capacity();
-            if cap >= n || (have < cap && cap >= n.min(rbs)) {
-                if b.spare_capacity() < n.min(cap) - have {
-                    b.compact();
-                }
-                return Ok(());
-            }
-        }
-        let size = if n <= rbs / 2 {
-            rbs
-        } else {
-            n.min(have.saturating_mul(2).max(rbs))
-        };
-        self.restitch(size)
-    }
-
-    /// Moves the buffered bytes into a fresh buffer of at least `size` bytes.
-    fn restitch(&mut self, size: usize) -> Result<(), Error> {
-        let mut nb = self.pool.get(size.max(self.cur.len()))?;
-        if nb.extend_from_slice(self.cur.bytes()).is_err() {
-            return Err(Error::Invalid("internal: stitch buffer too small"));
-        }
-        self.cur = Held::Owned(nb);
-        Ok(())
-    }
-
-    /// Before a wait: if the partial frame sits in a buffer of a larger class than the frame
-    /// needs, move it into the smallest one that holds the frame.
-    fn shrink(&mut self, n: usize) -> Result<(), Error> {
-        let need = class_capacity(self.pool, n);
-        if self.cur.capacity() > need && self.cur.len() > 0 {
-            self.restitch(n)?;
-        }
-        Ok(())
+        decode_body(h, &mut src, self.rules.cfg.reject_nonzero_padding)
     }
 }
 
-/// The size of the next read at a frame boundary, after a frame of `n` bytes (header
-/// included) ended exactly at the end of the buffered bytes. A frame of more than half a read
-/// buffer suggests more of the same size: the next read asks for exactly that many bytes, so
-/// it ends on a frame boundary again and each such frame has its buffer to itself (its payload
-/// is a view, and no partial frame has to be copied out of a buffer a view pins). Never more
-/// than `read_buffer_size`: a frame larger than one read buffer is grown from one as its bytes
-/// arrive, and the read after it (a PING, say) does not ask the pool for the size of a frame
-/// that may never come again.
-#[inline]
-fn next_read_size(n: usize, read_buffer_size: usize) -> usize {
-    if n > read_buffer_size / 2 {
-        n.min(read_buffer_size)
-    } else {
-        read_buffer_size
+/// The transport's output, passed through (see
+/// [Writing through the reader](FrameReader#writing-through-the-reader)); a flush that leaves
+/// nothing queued also calls [`FrameReader::replies_flushed`].
+///
+/// ```
+/// use slackwater_h2frame::{Config, Frame, FrameReader, FrameWriter, Ping, global};
+/// use slackwater_ready::{ReadyFd, ReadyWrite};
+/// use std::io::Write;
+/// let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+/// let cfg = Config::builder().max_pending_replies(Some(10_000)).build().unwrap();
+/// let mut conn = FrameReader::with_config(ReadyFd::new(a).unwrap(), global(), cfg);
+/// b.write_all(&[0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]).unwrap(); // a PING
+/// let Some(Frame::Ping(p)) = conn.read_frame().unwrap() else { panic!() };
+/// assert_eq!(conn.pending_replies(), 1);
+/// FrameWriter::new().write(&mut conn, &Frame::Ping(Ping { ack: true, data: p.data })).unwrap();
+/// assert_eq!(conn.queued(), 17);
+/// conn.try_flush_ready().unwrap();   // the ACK is out ...
+/// assert_eq!(conn.pending_replies(), 0); // ... and no longer owed
+/// ```
+impl<R: ReadyWrite> ReadyWrite for FrameReader<R> {
+    #[inline]
+    fn queue(&mut self, data: &[u8]) -> io::Result<()> {
+        self.io.queue(data)
+    }
+
+    fn queue_buf(&mut self, buf: Buf) -> io::Result<()> {
+        self.io.queue_buf(buf)
+    }
+
+    fn try_flush_ready(&mut self) -> io::Result<()> {
+        self.io.try_flush_ready()?;
+        if self.io.queued() == 0 {
+            self.replies_flushed();
+        }
+        Ok(())
+    }
+
+    fn flush_ready(&mut self) -> io::Result<()> {
+        self.io.flush_ready()?;
+        if self.io.queued() == 0 {
+            self.replies_flushed();
+        }
+        Ok(())
+    }
+
+    fn queued(&self) -> usize {
+        self.io.queued()
+    }
+
+    fn wants_writable(&self) -> bool {
+        self.io.wants_writable()
+    }
+
+    fn is_write_full(&self) -> bool {
+        self.io.is_write_full()
+    }
+}
+
+/// The transport's fd (the socket's, through every layer), for a poller.
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+/// let r = slackwater_h2frame::FrameReader::new(slackwater_ready::ReadyFd::new(a).unwrap());
+/// let _fd = r.as_fd();
+/// ```
+impl<R: AsFd> AsFd for FrameReader<R> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.as_fd()
+    }
+}
+
+/// The transport's raw fd.
+///
+/// ```
+/// use std::os::fd::AsRawFd;
+/// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+/// let fd = a.as_raw_fd();
+/// let r = slackwater_h2frame::FrameReader::new(slackwater_ready::ReadyFd::new(a).unwrap());
+/// assert_eq!(r.as_raw_fd(), fd);
+/// ```
+impl<R: AsRawFd> AsRawFd for FrameReader<R> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
     }
 }
 
@@ -1145,11 +869,6 @@ fn next_read_size(n: usize, read_buffer_size: usize) -> usize {
 #[inline(always)]
 fn wants_reply(h: FrameHeader) -> bool {
     matches!(h.kind, kind::PING | kind::SETTINGS) && h.flags & flags::ACK == 0
-}
-
-/// The capacity `pool.get(n)` would give.
-fn class_capacity(pool: &Pool, n: usize) -> usize {
-    pool.config().capacity_for(n)
 }
 
 /// Whether bytes that failed the preface check look like an HTTP/1.x request. `done` preface
@@ -1177,12 +896,14 @@ fn looks_like_http1(done: usize, got: &[u8]) -> bool {
     method > 0
 }
 
-impl<R> std::fmt::Debug for FrameReader<'_, R> {
+impl<R> std::fmt::Debug for FrameReader<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FrameReader")
-            .field("buffered", &self.cur.len())
-            .field("in_header_block", &self.block.is_some())
+            .field("buffered", &self.asm.len())
+            .field("in_header_block", &self.rules.block.is_some())
+            .field("pending_replies", &self.rules.pending_replies)
             .field("dead", &self.dead)
+            .field("truncated", &self.truncated)
             .finish()
     }
 }

@@ -1,18 +1,26 @@
-//! [`FrameWriter`]: encodes frames into pooled buffers.
+//! [`FrameWriter`]: encodes frames straight into the layer below (any [`ReadyWrite`]).
 
 use crate::Error;
+use crate::config::check_max_frame_size;
 use crate::frame::*;
-use slackwater_ready::{Buf, Pool, global};
-use std::io;
+use slackwater_ready::{Buf, Pool, ReadyWrite};
 
-/// Size asked of the pool for a write buffer when frames are small.
-const WRITE_BUFFER_SIZE: usize = 16 * 1024;
+/// The most bytes of a frame assembled on the stack before they are handed to the output in
+/// one [`ReadyWrite::queue`] call: the header, the fixed fields, and the payload too when the
+/// whole frame fits (a PING, a WINDOW_UPDATE, a small SETTINGS or DATA frame).
+const STACK: usize = 128;
 
-/// Encodes frames into pooled buffers, for the sending side of a connection (and for tests).
+/// Encodes frames straight into the layer below: a [`ReadyWrite`] (a socket's
+/// [`ReadyFd`](slackwater_ready::ReadyFd), an ALTS connection, a
+/// [`FrameReader`](crate::FrameReader) over either, or a `Vec<u8>`).
 ///
-/// Frames are appended to the last pending buffer while they fit; a frame that does not fit
-/// goes into a new buffer of at least its size. [`flush_to`](FrameWriter::flush_to) writes the
-/// pending buffers out and gives them back to the pool, so an idle writer holds none.
+/// The writer holds no buffer and no pool: each frame is handed to `out` as it is encoded,
+/// and `out` copies it once into its own pooled output (an ALTS connection copies it into the
+/// payload area of the record it is filling, and seals it there). So a DATA byte is copied
+/// exactly once on its way to the transport's buffer. A frame small enough (at most 128
+/// bytes: PING, WINDOW_UPDATE, RST_STREAM, PRIORITY, a small SETTINGS or DATA) is assembled
+/// on the stack and queued in one call; a larger one is queued as its header and fixed
+/// fields, then its payload (then its padding). Nothing is allocated per frame.
 ///
 /// The writer checks only what the wire format needs: lengths against the peer's
 /// `SETTINGS_MAX_FRAME_SIZE` ([`set_max_frame_size`](FrameWriter::set_max_frame_size),
@@ -20,124 +28,181 @@ const WRITE_BUFFER_SIZE: usize = 16 * 1024;
 /// type codes above 9. It does not stop you from sending frames the peer must reject (DATA on
 /// stream 0, say), so it can drive conformance tests. Padding bytes are written as given.
 ///
+/// Writing only queues: flush with `out`'s
+/// [`try_flush_ready`](ReadyWrite::try_flush_ready) (non-blocking) or
+/// [`flush_ready`](ReadyWrite::flush_ready).
+///
 /// ```
 /// use slackwater_h2frame::{decode, Frame, FrameWriter, Setting, Settings};
-/// let mut w = FrameWriter::new();
-/// w.write(&Frame::Settings(Settings::new(&[Setting { id: 3, value: 100 }]))).unwrap();
-/// let mut wire = Vec::new();
-/// w.flush_to(&mut wire).unwrap();
+/// let w = FrameWriter::new();
+/// let mut wire = Vec::new(); // a `Vec<u8>` takes everything at once
+/// w.write(&mut wire, &Frame::Settings(Settings::new(&[Setting { id: 3, value: 100 }]))).unwrap();
 /// assert_eq!(wire, [0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100]);
 /// assert!(matches!(decode(&wire).unwrap().unwrap().0, Frame::Settings(_)));
 /// ```
-pub struct FrameWriter<'p> {
-    pool: &'p Pool,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameWriter {
     max_frame_size: u32,
-    bufs: Vec<Buf>,
 }
 
-impl FrameWriter<'static> {
-    /// A writer using the [`global`] pool.
+impl Default for FrameWriter {
+    /// [`FrameWriter::new`].
     ///
     /// ```
-    /// let w = slackwater_h2frame::FrameWriter::new();
-    /// assert_eq!(w.pending(), 0);
+    /// assert_eq!(slackwater_h2frame::FrameWriter::default().max_frame_size(), 16_384);
     /// ```
-    pub fn new() -> Self {
-        FrameWriter::with_pool(global())
-    }
-}
-
-impl Default for FrameWriter<'static> {
     fn default() -> Self {
         FrameWriter::new()
     }
 }
 
-impl<'p> FrameWriter<'p> {
-    /// A writer taking its buffers from `pool`.
+/// The first bytes of a frame, assembled on the stack.
+struct Head {
+    buf: [u8; STACK],
+    len: usize,
+}
+
+impl Head {
+    #[inline(always)]
+    fn new(h: FrameHeader) -> Head {
+        let mut buf = [0; STACK];
+        buf[..FRAME_HEADER_LEN].copy_from_slice(&h.encode());
+        Head {
+            buf,
+            len: FRAME_HEADER_LEN,
+        }
+    }
+
+    /// Appends a fixed field (the caller keeps the total within `STACK`).
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) {
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    /// Appends `bytes` here when they fit, else hands what is here and then `bytes` to `out`.
+    #[inline]
+    fn put_or_queue<W: ReadyWrite + ?Sized>(
+        &mut self,
+        out: &mut W,
+        bytes: &[u8],
+    ) -> Result<(), Error> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if bytes.len() <= STACK - self.len {
+            self.put(bytes);
+            return Ok(());
+        }
+        self.flush(out)?;
+        out.queue(bytes).map_err(Error::from)
+    }
+
+    /// Hands what is here to `out`.
+    #[inline]
+    fn flush<W: ReadyWrite + ?Sized>(&mut self, out: &mut W) -> Result<(), Error> {
+        if self.len > 0 {
+            out.queue(&self.buf[..self.len]).map_err(Error::from)?;
+            self.len = 0;
+        }
+        Ok(())
+    }
+}
+
+impl FrameWriter {
+    /// A writer for a peer that has not changed `SETTINGS_MAX_FRAME_SIZE` (16,384).
     ///
     /// ```
-    /// let pool = slackwater_h2frame::Pool::new();
-    /// let w = slackwater_h2frame::FrameWriter::with_pool(&pool);
+    /// assert_eq!(slackwater_h2frame::FrameWriter::new().max_frame_size(), 16_384);
     /// ```
-    pub fn with_pool(pool: &'p Pool) -> Self {
+    pub const fn new() -> FrameWriter {
         FrameWriter {
-            pool,
             max_frame_size: DEFAULT_MAX_FRAME_SIZE,
-            bufs: Vec::new(),
         }
     }
 
     /// The peer's `SETTINGS_MAX_FRAME_SIZE`: longer frames are refused.
     ///
     /// # Errors
-    /// [`Error::Invalid`] outside 16,384..=16,777,215.
+    /// [`Error::Invalid`] outside 16,384..=16,777,215 (the value is then unchanged).
     ///
     /// ```
     /// let mut w = slackwater_h2frame::FrameWriter::new();
     /// w.set_max_frame_size(1 << 20).unwrap();
+    /// assert!(w.set_max_frame_size(100).is_err());
+    /// assert_eq!(w.max_frame_size(), 1 << 20);
     /// ```
     pub fn set_max_frame_size(&mut self, v: u32) -> Result<(), Error> {
-        if !(DEFAULT_MAX_FRAME_SIZE..=MAX_FRAME_SIZE_LIMIT).contains(&v) {
-            return Err(Error::Invalid("max frame size outside 16384..=16777215"));
-        }
+        check_max_frame_size(v)?;
         self.max_frame_size = v;
         Ok(())
     }
 
-    /// Appends the 24-byte client connection preface.
-    ///
-    /// # Errors
-    /// [`Error::Pool`] if no buffer can be had.
+    /// The peer's `SETTINGS_MAX_FRAME_SIZE` the writer enforces.
     ///
     /// ```
-    /// let mut w = slackwater_h2frame::FrameWriter::new();
-    /// w.write_preface().unwrap();
-    /// assert_eq!(w.pending(), 24);
+    /// assert_eq!(slackwater_h2frame::FrameWriter::new().max_frame_size(), 16_384);
     /// ```
-    pub fn write_preface(&mut self) -> Result<(), Error> {
-        self.room(CLIENT_PREFACE.len())?
-            .extend_from_slice(CLIENT_PREFACE)
-            .map_err(|_| Error::Invalid("internal: write buffer too small"))
+    pub const fn max_frame_size(&self) -> u32 {
+        self.max_frame_size
     }
 
-    /// Encodes `frame` at the end of the pending bytes.
+    /// Queues the 24-byte client connection preface to `out`.
+    ///
+    /// # Errors
+    /// `out`'s, as [`Error::Io`] or [`Error::Pool`].
+    ///
+    /// ```
+    /// use slackwater_h2frame::{CLIENT_PREFACE, FrameWriter};
+    /// let mut out = Vec::new();
+    /// FrameWriter::new().write_preface(&mut out).unwrap();
+    /// assert_eq!(out, CLIENT_PREFACE);
+    /// ```
+    pub fn write_preface<W: ReadyWrite + ?Sized>(&self, out: &mut W) -> Result<(), Error> {
+        out.queue(CLIENT_PREFACE).map_err(Error::from)
+    }
+
+    /// Encodes `frame` into `out`.
     ///
     /// # Errors
     /// [`Error::Invalid`] if the frame cannot be encoded (see the type docs); nothing is
-    /// written then. [`Error::Pool`] if no buffer can be had.
+    /// queued then. `out`'s errors, as [`Error::Io`] or [`Error::Pool`]: part of the frame may
+    /// have been queued by then, so the connection's output is no longer usable.
     ///
     /// ```
     /// use slackwater_h2frame::{Data, Frame, FrameWriter, Payload};
-    /// let mut w = FrameWriter::new();
+    /// let w = FrameWriter::new();
+    /// let mut out = Vec::new();
     /// let big = Frame::Data(Data { stream_id: 1, end_stream: false,
     ///                              data: Payload::from(vec![0; 20_000]), padding: None });
-    /// assert!(w.write(&big).is_err()); // over the default 16,384
+    /// assert!(w.write(&mut out, &big).is_err()); // over the default 16,384
+    /// assert!(out.is_empty());
     /// ```
-    pub fn write(&mut self, frame: &Frame) -> Result<(), Error> {
+    pub fn write<W: ReadyWrite + ?Sized>(&self, out: &mut W, frame: &Frame) -> Result<(), Error> {
         let len = validate(frame, self.max_frame_size)?;
-        let buf = self.room(FRAME_HEADER_LEN + len)?;
-        encode_into(frame, len, buf)
+        encode_to(frame, len, out)
     }
 
-    /// Encodes an unpadded DATA frame carrying `data`, copied once into the pending buffer
-    /// (no [`Payload`] built first: the way to send bytes the caller owns).
+    /// Encodes an unpadded DATA frame carrying `data` into `out`: its header, then `data`
+    /// itself, copied once by `out` (no [`Payload`] built first: the way to send bytes the
+    /// caller owns).
     ///
     /// # Errors
     /// [`Error::Invalid`] if `data` is longer than the peer's maximum frame size or
-    /// `stream_id` has the reserved bit set; [`Error::Pool`] if no buffer can be had.
+    /// `stream_id` has the reserved bit set (nothing queued); `out`'s errors, as
+    /// [`write`](FrameWriter::write).
     ///
     /// ```
     /// use slackwater_h2frame::{decode, Frame, FrameWriter};
-    /// let mut w = FrameWriter::new();
-    /// w.write_data(3, true, b"hello").unwrap();
     /// let mut wire = Vec::new();
-    /// w.flush_to(&mut wire).unwrap();
+    /// FrameWriter::new().write_data(&mut wire, 3, true, b"hello").unwrap();
     /// let Frame::Data(d) = decode(&wire).unwrap().unwrap().0 else { panic!() };
     /// assert_eq!((d.stream_id, d.end_stream, &d.data[..]), (3, true, &b"hello"[..]));
     /// ```
-    pub fn write_data(
-        &mut self,
+    #[inline]
+    pub fn write_data<W: ReadyWrite + ?Sized>(
+        &self,
+        out: &mut W,
         stream_id: u32,
         end_stream: bool,
         data: &[u8],
@@ -148,96 +213,23 @@ impl<'p> FrameWriter<'p> {
         if stream_id > STREAM_ID_MASK {
             return Err(Error::Invalid("stream id above 2^31 - 1"));
         }
-        let header = FrameHeader {
+        let mut head = Head::new(FrameHeader {
             length: data.len() as u32,
             kind: kind::DATA,
             flags: if end_stream { flags::END_STREAM } else { 0 },
             stream_id,
-        };
-        let buf = self.room(FRAME_HEADER_LEN + data.len())?;
-        // Both fit: `room` returned a buffer with that much spare capacity.
-        let _ = buf.extend_from_slice(&header.encode());
-        let _ = buf.extend_from_slice(data);
-        Ok(())
-    }
-
-    /// Bytes encoded and not yet flushed.
-    ///
-    /// ```
-    /// assert_eq!(slackwater_h2frame::FrameWriter::new().pending(), 0);
-    /// ```
-    pub fn pending(&self) -> usize {
-        self.bufs.iter().map(|b| b.len()).sum()
-    }
-
-    /// Takes the pending buffers, in order (the writer then holds none).
-    ///
-    /// ```
-    /// let mut w = slackwater_h2frame::FrameWriter::new();
-    /// w.write_preface().unwrap();
-    /// let bufs = w.take_buffers();
-    /// assert_eq!(&bufs[0][..3], b"PRI");
-    /// assert_eq!(w.pending(), 0);
-    /// ```
-    pub fn take_buffers(&mut self) -> Vec<Buf> {
-        std::mem::take(&mut self.bufs)
-    }
-
-    /// Writes every pending byte to `w` (`write_all`), returning each buffer to the pool as
-    /// soon as it is written.
-    ///
-    /// # Errors
-    /// The first write error; the buffers not yet written stay pending (the one that failed
-    /// may have been written in part, so the connection should be considered broken).
-    ///
-    /// ```
-    /// let mut w = slackwater_h2frame::FrameWriter::new();
-    /// w.write_preface().unwrap();
-    /// let mut out = Vec::new();
-    /// w.flush_to(&mut out).unwrap();
-    /// assert_eq!(out.len(), 24);
-    /// ```
-    pub fn flush_to<W: io::Write + ?Sized>(&mut self, w: &mut W) -> io::Result<()> {
-        let mut done = 0;
-        let mut res = Ok(());
-        for b in &self.bufs {
-            if let Err(e) = w.write_all(b) {
-                res = Err(e);
-                break;
-            }
-            done += 1;
-        }
-        self.bufs.drain(..done);
-        res?;
-        w.flush()
-    }
-
-    /// The buffer to append `n` bytes to.
-    fn room(&mut self, n: usize) -> Result<&mut Buf, Error> {
-        let fits = self.bufs.last().is_some_and(|b| b.spare_capacity() >= n);
-        if !fits {
-            self.bufs.push(self.pool.get(n.max(WRITE_BUFFER_SIZE))?);
-        }
-        self.bufs
-            .last_mut()
-            .ok_or(Error::Invalid("internal: no write buffer"))
-    }
-}
-
-impl std::fmt::Debug for FrameWriter<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FrameWriter")
-            .field("max_frame_size", &self.max_frame_size)
-            .field("pending", &self.pending())
-            .finish()
+        });
+        head.put_or_queue(out, data)?;
+        head.flush(out)
     }
 }
 
 /// Encodes one frame into a buffer of its exact size class from `pool` (no frame-size limit
-/// beyond the 24-bit length field).
+/// beyond the 24-bit length field): for tests and one-off frames; a connection's frames go
+/// through [`FrameWriter`] into its output.
 ///
 /// # Errors
-/// As [`FrameWriter::write`].
+/// [`Error::Invalid`] as [`FrameWriter::write`]; [`Error::Pool`] if no buffer can be had.
 ///
 /// ```
 /// use slackwater_h2frame::{encode, Frame, Ping, global};
@@ -246,9 +238,32 @@ impl std::fmt::Debug for FrameWriter<'_> {
 /// ```
 pub fn encode(frame: &Frame, pool: &Pool) -> Result<Buf, Error> {
     let len = validate(frame, MAX_FRAME_SIZE_LIMIT)?;
-    let mut buf = pool.get(FRAME_HEADER_LEN + len)?;
-    encode_into(frame, len, &mut buf)?;
-    Ok(buf)
+    let mut out = BufOut(pool.get(FRAME_HEADER_LEN + len)?);
+    encode_to(frame, len, &mut out)?;
+    Ok(out.0)
+}
+
+/// A buffer with room for a whole frame, as a [`ReadyWrite`] (for [`encode`]).
+struct BufOut(Buf);
+
+impl ReadyWrite for BufOut {
+    fn queue(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.0
+            .extend_from_slice(data)
+            .map_err(|_| std::io::Error::other("internal: frame buffer too small"))
+    }
+    fn try_flush_ready(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn flush_ready(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn queued(&self) -> usize {
+        0
+    }
+    fn is_write_full(&self) -> bool {
+        false
+    }
 }
 
 fn check_id(id: u32, what: &'static str) -> Result<(), Error> {
@@ -305,65 +320,66 @@ fn validate(frame: &Frame, max: u32) -> Result<usize, Error> {
     Ok(len)
 }
 
-fn put(buf: &mut Buf, bytes: &[u8]) -> Result<(), Error> {
-    buf.extend_from_slice(bytes)
-        .map_err(|_| Error::Invalid("internal: write buffer too small"))
+/// The padding bytes of a frame (none when unpadded).
+fn pad(p: &Option<Payload>) -> &[u8] {
+    p.as_deref().unwrap_or(&[])
 }
 
-fn put_prio(buf: &mut Buf, p: &PrioritySpec) -> Result<(), Error> {
+/// The 5 bytes of a priority field.
+fn prio_bytes(p: &PrioritySpec) -> [u8; 5] {
     let word = p.dependency | if p.exclusive { 0x8000_0000 } else { 0 };
-    put(buf, &word.to_be_bytes())?;
-    put(buf, &[(p.weight - 1) as u8])
+    let w = word.to_be_bytes();
+    [w[0], w[1], w[2], w[3], (p.weight - 1) as u8]
 }
 
-/// Writes a validated frame (payload length `len`) into `buf`, which has room for it.
-fn encode_into(frame: &Frame, len: usize, buf: &mut Buf) -> Result<(), Error> {
-    let h = FrameHeader {
+/// Hands a validated frame (payload length `len`) to `out`: the header and fixed fields from
+/// the stack, then the variable parts (each on the stack too while the frame fits there).
+fn encode_to<W: ReadyWrite + ?Sized>(frame: &Frame, len: usize, out: &mut W) -> Result<(), Error> {
+    let mut head = Head::new(FrameHeader {
         length: len as u32,
         kind: frame.kind(),
         flags: frame.flags(),
         stream_id: frame.stream_id(),
-    };
-    put(buf, &h.encode())?;
-    let pad_byte = |buf: &mut Buf, p: &Option<Payload>| match p {
-        Some(p) => put(buf, &[p.len() as u8]),
-        None => Ok(()),
-    };
-    let pad = |buf: &mut Buf, p: &Option<Payload>| match p {
-        Some(p) => put(buf, p),
-        None => Ok(()),
-    };
+    });
+    let pad_len = |p: &Option<Payload>| p.as_ref().map(|p| [p.len() as u8]);
     match frame {
         Frame::Data(f) => {
-            pad_byte(buf, &f.padding)?;
-            put(buf, &f.data)?;
-            pad(buf, &f.padding)
+            if let Some(b) = pad_len(&f.padding) {
+                head.put(&b);
+            }
+            head.put_or_queue(out, &f.data)?;
+            head.put_or_queue(out, pad(&f.padding))?;
         }
         Frame::Headers(f) => {
-            pad_byte(buf, &f.padding)?;
-            if let Some(p) = &f.priority {
-                put_prio(buf, p)?;
+            if let Some(b) = pad_len(&f.padding) {
+                head.put(&b);
             }
-            put(buf, &f.fragment)?;
-            pad(buf, &f.padding)
+            if let Some(p) = &f.priority {
+                head.put(&prio_bytes(p));
+            }
+            head.put_or_queue(out, &f.fragment)?;
+            head.put_or_queue(out, pad(&f.padding))?;
         }
-        Frame::Priority(f) => put_prio(buf, &f.spec),
-        Frame::RstStream(f) => put(buf, &f.error_code.0.to_be_bytes()),
-        Frame::Settings(f) => put(buf, f.raw()),
+        Frame::Priority(f) => head.put(&prio_bytes(&f.spec)),
+        Frame::RstStream(f) => head.put(&f.error_code.0.to_be_bytes()),
+        Frame::Settings(f) => head.put_or_queue(out, f.raw())?,
         Frame::PushPromise(f) => {
-            pad_byte(buf, &f.padding)?;
-            put(buf, &f.promised_id.to_be_bytes())?;
-            put(buf, &f.fragment)?;
-            pad(buf, &f.padding)
+            if let Some(b) = pad_len(&f.padding) {
+                head.put(&b);
+            }
+            head.put(&f.promised_id.to_be_bytes());
+            head.put_or_queue(out, &f.fragment)?;
+            head.put_or_queue(out, pad(&f.padding))?;
         }
-        Frame::Ping(f) => put(buf, &f.data),
+        Frame::Ping(f) => head.put(&f.data),
         Frame::GoAway(f) => {
-            put(buf, &f.last_stream_id.to_be_bytes())?;
-            put(buf, &f.error_code.0.to_be_bytes())?;
-            put(buf, &f.debug_data)
+            head.put(&f.last_stream_id.to_be_bytes());
+            head.put(&f.error_code.0.to_be_bytes());
+            head.put_or_queue(out, &f.debug_data)?;
         }
-        Frame::WindowUpdate(f) => put(buf, &f.increment.to_be_bytes()),
-        Frame::Continuation(f) => put(buf, &f.fragment),
-        Frame::Unknown(f) => put(buf, &f.payload),
+        Frame::WindowUpdate(f) => head.put(&f.increment.to_be_bytes()),
+        Frame::Continuation(f) => head.put_or_queue(out, &f.fragment)?,
+        Frame::Unknown(f) => head.put_or_queue(out, &f.payload)?,
     }
+    head.flush(out)
 }

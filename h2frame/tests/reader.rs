@@ -13,11 +13,10 @@ use std::time::Duration;
 fn wire(frames: &[Frame]) -> Vec<u8> {
     let mut w = FrameWriter::new();
     w.set_max_frame_size(MAX_FRAME_SIZE_LIMIT).unwrap();
-    for f in frames {
-        w.write(f).unwrap();
-    }
     let mut out = Vec::new();
-    w.flush_to(&mut out).unwrap();
+    for f in frames {
+        w.write(&mut out, f).unwrap();
+    }
     out
 }
 
@@ -56,11 +55,11 @@ fn data(stream_id: u32, bytes: Vec<u8>) -> Frame {
     })
 }
 
-fn reader<'p>(bytes: &[u8], pool: &'p Pool, cfg: Config) -> FrameReader<'p, Script> {
-    FrameReader::with_config(Script::chunked(bytes, 7), pool, cfg)
+fn reader(bytes: &[u8], pool: &PoolHandle, cfg: Config) -> FrameReader<Script> {
+    FrameReader::with_config(Script::chunked(bytes, 7), pool.clone(), cfg)
 }
 
-fn read_all(r: &mut FrameReader<'_, impl ReadyRead>) -> Result<Vec<Frame>, Error> {
+fn read_all(r: &mut FrameReader<impl ReadyRead>) -> Result<Vec<Frame>, Error> {
     let mut v = Vec::new();
     while let Some(f) = r.read_frame()? {
         v.push(f);
@@ -75,9 +74,9 @@ fn assert_conn(e: &Error, code: ErrorCode) {
 
 #[test]
 fn socketpair_idle_reader_holds_no_buffer() {
-    let pool = Pool::new();
+    let pool = PoolHandle::from(Pool::new());
     let (a, mut b) = UnixStream::pair().unwrap();
-    let mut r = FrameReader::with_pool(ReadyFd::new(a).unwrap(), &pool);
+    let mut r = FrameReader::with_pool(ReadyFd::new(a).unwrap(), pool.clone());
     std::thread::scope(|s| {
         let t = s.spawn(move || {
             let mut got = Vec::new();
@@ -116,9 +115,9 @@ fn socketpair_idle_reader_holds_no_buffer() {
 
 #[test]
 fn socketpair_zero_buffers_between_frames() {
-    let pool = Pool::new();
+    let pool = PoolHandle::from(Pool::new());
     let (a, mut b) = UnixStream::pair().unwrap();
-    let mut r = FrameReader::with_pool(ReadyFd::new(a).unwrap(), &pool);
+    let mut r = FrameReader::with_pool(ReadyFd::new(a).unwrap(), pool.clone());
     for i in 0..20u8 {
         let f = if i % 2 == 0 {
             ping(i)
@@ -140,9 +139,9 @@ fn socketpair_zero_buffers_between_frames() {
 
 #[test]
 fn partial_frames_across_would_block_on_a_socket() {
-    let pool = Pool::new();
+    let pool = PoolHandle::from(Pool::new());
     let (a, mut b) = UnixStream::pair().unwrap();
-    let mut r = FrameReader::with_pool(ReadyFd::new(a).unwrap(), &pool);
+    let mut r = FrameReader::with_pool(ReadyFd::new(a).unwrap(), pool.clone());
     let frames = [
         ping(1),
         data(1, vec![9; 16_384]),
@@ -173,7 +172,7 @@ fn partial_frames_across_would_block_on_a_socket() {
 
 #[test]
 fn a_partial_header_does_not_keep_a_big_buffer() {
-    let pool = Pool::new();
+    let pool = PoolHandle::from(Pool::new());
     let mut bytes = wire(&[ping(1)]);
     bytes.extend_from_slice(&[0, 0, 8]); // a third of the next header
     let steps = [
@@ -181,7 +180,7 @@ fn a_partial_header_does_not_keep_a_big_buffer() {
         Step::WouldBlock,
         Step::Bytes(vec![6, 0, 0, 0, 0, 0]),
     ];
-    let mut r = FrameReader::with_pool(Script::new(steps.clone()), &pool);
+    let mut r = FrameReader::with_pool(Script::new(steps.clone()), pool.clone());
     assert!(matches!(r.try_read_frame().unwrap(), Some(Frame::Ping(_))));
     assert!(r.try_read_frame().unwrap_err().is_would_block());
     // Waiting with 3 bytes of a 17-byte frame: they sit in the 256-byte class, not 32 KiB.
@@ -259,8 +258,8 @@ fn every_chunking_of_a_mixed_stream() {
         40_000,
         1 << 20,
     ] {
-        let pool = Pool::new();
-        let mut r = FrameReader::with_config(Script::chunked(&bytes, chunk), &pool, Config::new());
+        let pool = PoolHandle::from(Pool::new());
+        let mut r = FrameReader::with_config(Script::chunked(&bytes, chunk), pool.clone(), Config::new());
         let got = read_all(&mut r).unwrap_or_else(|e| panic!("chunk {chunk}: {e}"));
         assert_eq!(got, frames, "chunk {chunk}");
         drop(got);
@@ -270,13 +269,13 @@ fn every_chunking_of_a_mixed_stream() {
 
 #[test]
 fn payload_copy_out_rule() {
-    let pool = Pool::new();
+    let pool = PoolHandle::from(Pool::new());
     let bytes = wire(&[
         data(1, vec![1; 30]),
         data(1, vec![2; 1000]),
         data(1, vec![3; 16_000]),
     ]);
-    let mut r = FrameReader::with_pool(Script::chunked(&bytes, 1 << 20), &pool);
+    let mut r = FrameReader::with_pool(Script::chunked(&bytes, 1 << 20), pool.clone());
     let f: Vec<Payload> = read_all(&mut r)
         .unwrap()
         .into_iter()
@@ -296,30 +295,30 @@ fn payload_copy_out_rule() {
 
 #[test]
 fn client_preface() {
-    let pool = Pool::new();
-    let cfg = Config::new().expect_client_preface(true);
+    let pool = PoolHandle::from(Pool::new());
+    let cfg = Config::builder().expect_client_preface(true).build().unwrap();
     let mut good = CLIENT_PREFACE.to_vec();
     good.extend(wire(&[settings(), ping(1)]));
     for chunk in [1, 5, 24, 25, 100] {
-        let mut r = FrameReader::with_config(Script::chunked(&good, chunk), &pool, cfg.clone());
+        let mut r = FrameReader::with_config(Script::chunked(&good, chunk), pool.clone(), cfg.clone());
         assert_eq!(read_all(&mut r).unwrap(), [settings(), ping(1)]);
     }
     // Nothing at all: a clean EOF.
-    let mut r = FrameReader::with_config(Script::chunked(&[], 1), &pool, cfg.clone());
+    let mut r = FrameReader::with_config(Script::chunked(&[], 1), pool.clone(), cfg.clone());
     assert!(r.read_frame().unwrap().is_none());
     // Cut short.
-    let mut r = FrameReader::with_config(Script::chunked(&good[..10], 1), &pool, cfg.clone());
+    let mut r = FrameReader::with_config(Script::chunked(&good[..10], 1), pool.clone(), cfg.clone());
     assert!(matches!(r.read_frame(), Err(Error::UnexpectedEof { .. })));
     // HTTP/1.1 instead.
     let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-    let mut r = FrameReader::with_config(Script::chunked(req, 3), &pool, cfg.clone());
+    let mut r = FrameReader::with_config(Script::chunked(req, 3), pool.clone(), cfg.clone());
     let e = r.read_frame().unwrap_err();
     assert!(matches!(e, Error::BadPreface { http1: true }), "{e:?}");
     assert_conn(&e, ErrorCode::PROTOCOL_ERROR);
     assert!(e.to_string().contains("HTTP/1"));
     let mut r = FrameReader::with_config(
         Script::chunked(b"POST / HTTP/1.1\r\n", 1),
-        &pool,
+        pool.clone(),
         cfg.clone(),
     );
     assert!(matches!(
@@ -331,13 +330,13 @@ fn client_preface() {
     // "PRI * HTTP/1.1": the version differs.
     let mut bad = CLIENT_PREFACE.to_vec();
     bad[11] = b'1';
-    let mut r = FrameReader::with_config(Script::chunked(&bad, 4), &pool, cfg.clone());
+    let mut r = FrameReader::with_config(Script::chunked(&bad, 4), pool.clone(), cfg.clone());
     assert!(matches!(
         r.read_frame(),
         Err(Error::BadPreface { http1: true })
     ));
     // Garbage.
-    let mut r = FrameReader::with_config(Script::chunked(&[0; 24], 24), &pool, cfg);
+    let mut r = FrameReader::with_config(Script::chunked(&[0; 24], 24), pool.clone(), cfg);
     assert!(matches!(
         r.read_frame(),
         Err(Error::BadPreface { http1: false })
@@ -347,7 +346,7 @@ fn client_preface() {
 
 #[test]
 fn continuation_sequencing() {
-    let pool = Pool::new();
+    let pool = PoolHandle::from(Pool::new());
     let ok = [
         headers(1, false, b"a"),
         cont(1, false, b"b"),
@@ -404,12 +403,12 @@ fn continuation_sequencing() {
 
 #[test]
 fn continuation_flood_is_capped() {
-    let pool = Pool::new();
+    let pool = PoolHandle::from(Pool::new());
     // CVE-2024-27316: endless empty CONTINUATIONs. With a cap of 64 the 65th is refused,
     // from its header, before its payload is read.
     let mut frames = vec![headers(1, false, b"x")];
     frames.extend((0..1000).map(|_| cont(1, false, b"")));
-    let cfg = Config::new().continuation_limits(64, 1 << 20);
+    let cfg = Config::builder().continuation_limits(64, 1 << 20).build().unwrap();
     let mut r = reader(&wire(&frames), &pool, cfg);
     let mut n = 0;
     let e = loop {
@@ -430,7 +429,7 @@ fn continuation_flood_is_capped() {
     let mut r = reader(
         &wire(&frames),
         &pool,
-        Config::new().continuation_limits(100, 40_000),
+        Config::builder().continuation_limits(100, 40_000).build().unwrap(),
     );
     assert_conn(&read_all(&mut r).unwrap_err(), ErrorCode::ENHANCE_YOUR_CALM);
     assert_eq!(pool.stats().in_use(), 0);
@@ -438,7 +437,7 @@ fn continuation_flood_is_capped() {
 
 #[test]
 fn unknown_frames_skipped_or_surfaced() {
-    let pool = Pool::new();
+    let pool = PoolHandle::from(Pool::new());
     let mut bytes = wire(&[ping(1)]);
     // Type 0x16, 8 000 bytes, flags 0xff, stream 0 (h2spec 4.1/1), then a PING.
     bytes.extend_from_slice(&[0, 0x1f, 0x40, 0x16, 0xff, 0, 0, 0, 0]);
@@ -446,7 +445,7 @@ fn unknown_frames_skipped_or_surfaced() {
     bytes.extend(wire(&[ping(2)]));
     let got = read_all(&mut reader(&bytes, &pool, Config::new())).unwrap();
     assert_eq!(got, [ping(1), ping(2)]);
-    let cfg = Config::new().surface_unknown_frames(true);
+    let cfg = Config::builder().surface_unknown_frames(true).build().unwrap();
     let got = read_all(&mut reader(&bytes, &pool, cfg)).unwrap();
     assert_eq!(got.len(), 3);
     let Frame::Unknown(u) = &got[1] else { panic!() };
@@ -468,10 +467,10 @@ fn unknown_frames_skipped_or_surfaced() {
 
 #[test]
 fn frame_size_is_checked_from_the_header_before_reading() {
-    let pool = Pool::new();
+    let pool = PoolHandle::from(Pool::new());
     // A 1 MiB DATA header followed by nothing: the error comes from the 9 bytes alone.
     let hdr = [0x10, 0, 0, 0, 0, 0, 0, 0, 1];
-    let mut r = FrameReader::with_pool(Script::new([Step::Bytes(hdr.to_vec())]), &pool);
+    let mut r = FrameReader::with_pool(Script::new([Step::Bytes(hdr.to_vec())]), pool.clone());
     assert_conn(&r.read_frame().unwrap_err(), ErrorCode::FRAME_SIZE_ERROR);
     assert_eq!(r.get_ref().reads, 1);
     assert!(!r.holds_buffer());
@@ -492,8 +491,8 @@ fn frame_size_is_checked_from_the_header_before_reading() {
     );
     // Raised to 1 MiB: a 1 MiB frame is read into one buffer of at most max + 9.
     let big = wire(&[data(1, vec![5; 1 << 20])]);
-    let cfg = Config::new().max_frame_size(1 << 20).unwrap();
-    let mut r = FrameReader::with_config(Script::chunked(&big, 64 * 1024), &pool, cfg);
+    let cfg = Config::builder().max_frame_size(1 << 20).build().unwrap();
+    let mut r = FrameReader::with_config(Script::chunked(&big, 64 * 1024), pool.clone(), cfg);
     let f = r.read_frame().unwrap().unwrap();
     let Frame::Data(d) = &f else { panic!() };
     assert!(d.data.is_view());
@@ -508,7 +507,7 @@ fn frame_size_is_checked_from_the_header_before_reading() {
 
 #[test]
 fn stream_errors_leave_the_reader_usable_connection_errors_kill_it() {
-    let pool = Pool::new();
+    let pool = PoolHandle::from(Pool::new());
     let mut bytes = vec![0, 0, 4, 8, 0, 0, 0, 0, 1, 0, 0, 0, 0]; // WINDOW_UPDATE 0 on stream 1
     bytes.extend_from_slice(&[0, 0, 4, 2, 0, 0, 0, 0, 3, 0, 0, 0, 1]); // PRIORITY len 4
     bytes.extend(wire(&[ping(1)]));
@@ -517,7 +516,7 @@ fn stream_errors_leave_the_reader_usable_connection_errors_kill_it() {
     // Byte by byte (every frame completed on the general path), in 7-byte pieces, and all at
     // once (every frame wholly buffered: the fast path).
     for chunk in [1, 7, bytes.len()] {
-        let mut r = FrameReader::with_config(Script::chunked(&bytes, chunk), &pool, Config::new());
+        let mut r = FrameReader::with_config(Script::chunked(&bytes, chunk), pool.clone(), Config::new());
         let e = r.read_frame().unwrap_err();
         assert_eq!(
             (e.code(), e.scope()),
@@ -620,10 +619,11 @@ fn lengths_padding_flags_reserved_bits() {
     // Non-zero padding: accepted by default, refused on request.
     let w = [0, 0, 3, 0, 0x8, 0, 0, 0, 1, 1, b'a', 0xff];
     assert!(decode(&w).is_ok());
-    let e = Decoder::new()
+    let strict = Config::builder()
         .reject_nonzero_padding(true)
-        .decode(&w)
-        .unwrap_err();
+        .build()
+        .unwrap();
+    let e = Decoder::with_config(&strict).decode(&w).unwrap_err();
     assert_conn(&e, ErrorCode::PROTOCOL_ERROR);
     // PING with undefined flags 0x16 and the R bit set (h2spec 4.1/2-3): a plain PING.
     let (f, _) = decode(&[0, 0, 8, 6, 0x16, 0x80, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8])
@@ -676,7 +676,7 @@ fn lengths_padding_flags_reserved_bits() {
 
 #[test]
 fn eof_inside_a_frame() {
-    let pool = Pool::new();
+    let pool = PoolHandle::from(Pool::new());
     let w = wire(&[ping(1), data(1, vec![1; 100])]);
     for cut in [w.len() - 1, 17 + 5, 17 + 9] {
         let mut r = reader(&w[..cut], &pool, Config::new());
@@ -719,35 +719,41 @@ fn writer_refuses_what_it_cannot_encode() {
         }),
         ping(0).clone(),
     ];
+    let mut out = Vec::new();
     for f in &bad[..4] {
-        assert!(matches!(w.write(f), Err(Error::Invalid(_))), "{f:?}");
+        let e = w.write(&mut out, f).unwrap_err();
+        assert!(matches!(e, Error::Invalid(_)), "{f:?}");
+        assert!(!e.is_fatal());
     }
-    assert_eq!(w.pending(), 0);
-    w.write(&bad[4]).unwrap();
-    assert_eq!(w.pending(), 17);
+    assert!(out.is_empty());
+    w.write(&mut out, &bad[4]).unwrap();
+    assert_eq!(out.len(), 17);
     assert!(w.set_max_frame_size(100).is_err());
+    assert_eq!(w.max_frame_size(), 16_384);
 }
 
 #[test]
 fn a_peer_announcing_a_large_frame_pins_memory_only_as_bytes_arrive() {
-    let pool = Pool::new();
-    let cfg = Config::new().max_frame_size(1 << 20).unwrap();
+    let pool = PoolHandle::from(Pool::new());
+    let cfg = Config::builder().max_frame_size(1 << 20).build().unwrap();
     let payload = vec![9u8; 1 << 20];
     let mut w = FrameWriter::new();
     w.set_max_frame_size(1 << 20).unwrap();
-    w.write(&Frame::Data(Data {
-        stream_id: 1,
-        end_stream: false,
-        data: Payload::from(payload.clone()),
-        padding: None,
-    }))
-    .unwrap();
     let mut wire = Vec::new();
-    w.flush_to(&mut wire).unwrap();
+    w.write(
+        &mut wire,
+        &Frame::Data(Data {
+            stream_id: 1,
+            end_stream: false,
+            data: Payload::from(payload.clone()),
+            padding: None,
+        }),
+    )
+    .unwrap();
     // The 9-byte header and one payload byte, then the peer goes quiet.
     let mut r = FrameReader::with_config(
         Script::new([Step::Bytes(wire[..10].to_vec()), Step::WouldBlock]),
-        &pool,
+        pool.clone(),
         cfg.clone(),
     );
     assert!(r.try_read_frame().unwrap_err().is_would_block());
@@ -759,7 +765,7 @@ fn a_peer_announcing_a_large_frame_pins_memory_only_as_bytes_arrive() {
     );
     drop(r);
     // Dribbled in 8 KiB pieces the frame still arrives whole, growing as it comes.
-    let mut r = FrameReader::with_config(Script::chunked(&wire, 8192), &pool, cfg);
+    let mut r = FrameReader::with_config(Script::chunked(&wire, 8192), pool.clone(), cfg);
     let Some(Frame::Data(d)) = r.read_frame().unwrap() else {
         panic!("not DATA")
     };
@@ -770,9 +776,9 @@ fn a_peer_announcing_a_large_frame_pins_memory_only_as_bytes_arrive() {
 
 #[test]
 fn eof_inside_a_frame_gives_the_buffer_back_and_stays_an_error() {
-    let pool = Pool::new();
+    let pool = PoolHandle::from(Pool::new());
     let ping = [0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2];
-    let mut r = FrameReader::with_pool(Script::new([Step::Bytes(ping.to_vec())]), &pool);
+    let mut r = FrameReader::with_pool(Script::new([Step::Bytes(ping.to_vec())]), pool.clone());
     for _ in 0..3 {
         assert!(matches!(r.read_frame(), Err(Error::UnexpectedEof { .. })));
         assert!(!r.holds_buffer());
@@ -782,13 +788,13 @@ fn eof_inside_a_frame_gives_the_buffer_back_and_stays_an_error() {
 
 #[test]
 fn frame_size_is_checked_before_field_block_sequencing() {
-    let pool = Pool::new();
-    let cfg = Config::new().continuation_limits(64, 8000);
+    let pool = PoolHandle::from(Pool::new());
+    let cfg = Config::builder().continuation_limits(64, 8000).build().unwrap();
     // HEADERS on stream 1 without END_HEADERS (an open field block), then a CONTINUATION
     // header announcing 20,000 bytes: over both the 16,384 frame size and the 8,000-byte cap.
     let mut wire = vec![0, 0, 1, 0x1, 0x0, 0, 0, 0, 1, 0x82];
     wire.extend_from_slice(&[0x00, 0x4e, 0x20, 0x9, 0x0, 0, 0, 0, 1]);
-    let mut r = FrameReader::with_config(Script::new([Step::Bytes(wire)]), &pool, cfg);
+    let mut r = FrameReader::with_config(Script::new([Step::Bytes(wire)]), pool.clone(), cfg);
     assert!(matches!(r.read_frame(), Ok(Some(Frame::Headers(_)))));
     let e = r.read_frame().unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::FRAME_SIZE_ERROR), "{e:?}");
@@ -803,16 +809,16 @@ struct Recording {
 }
 
 impl ReadyRead for Recording {
-    fn read_on_ready(&mut self, size: usize, pool: &Pool) -> std::io::Result<Option<Buf>> {
+    fn read_ready(&mut self, size: usize, pool: &Pool) -> std::io::Result<Option<Buf>> {
         self.sizes.push(size);
-        self.inner.read_on_ready(size, pool)
+        self.inner.read_ready(size, pool)
     }
     fn try_read_ready(&mut self, size: usize, pool: &Pool) -> std::io::Result<Option<Buf>> {
         self.sizes.push(size);
         self.inner.try_read_ready(size, pool)
     }
-    fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> std::io::Result<usize> {
-        self.inner.append_on_ready(buf, max)
+    fn append_ready(&mut self, buf: &mut Buf, max: usize) -> std::io::Result<usize> {
+        self.inner.append_ready(buf, max)
     }
     fn try_append_ready(&mut self, buf: &mut Buf, max: usize) -> std::io::Result<usize> {
         self.inner.try_append_ready(buf, max)
@@ -821,16 +827,16 @@ impl ReadyRead for Recording {
 
 #[test]
 fn the_read_after_a_large_frame_asks_for_one_read_buffer_again() {
-    let pool = Pool::new();
-    let cfg = Config::new().max_frame_size(1 << 20).unwrap();
+    let pool = PoolHandle::from(Pool::new());
+    let cfg = Config::builder().max_frame_size(1 << 20).build().unwrap();
     let bytes = wire(&[data(1, vec![3; 1 << 20]), ping(1), ping(2)]);
     for blocking in [true, false] {
         let io = Recording {
             inner: Script::chunked(&bytes, 64 * 1024),
             sizes: Vec::new(),
         };
-        let mut r = FrameReader::with_config(io, &pool, cfg.clone());
-        let next = |r: &mut FrameReader<'_, Recording>| {
+        let mut r = FrameReader::with_config(io, pool.clone(), cfg.clone());
+        let next = |r: &mut FrameReader<Recording>| {
             if blocking {
                 r.read_frame().unwrap().unwrap()
             } else {
@@ -876,8 +882,8 @@ fn push_promise() -> Frame {
 
 #[test]
 fn a_server_reader_wants_settings_first_and_refuses_push_promise() {
-    let pool = Pool::new();
-    let server = Config::new().expect_client_preface(true);
+    let pool = PoolHandle::from(Pool::new());
+    let server = Config::builder().expect_client_preface(true).build().unwrap();
     let with_preface = |frames: &[Frame]| {
         let mut v = CLIENT_PREFACE.to_vec();
         v.extend(wire(frames));
@@ -888,7 +894,7 @@ fn a_server_reader_wants_settings_first_and_refuses_push_promise() {
     for chunk in [1, 7, 24, 100] {
         let mut r = FrameReader::with_config(
             Script::chunked(&with_preface(&good), chunk),
-            &pool,
+            pool.clone(),
             server.clone(),
         );
         assert_eq!(read_all(&mut r).unwrap(), good);
@@ -942,8 +948,8 @@ fn a_server_reader_wants_settings_first_and_refuses_push_promise() {
 
 #[test]
 fn the_header_block_cap_is_checked_from_the_frame_header() {
-    let pool = Pool::new();
-    let cfg = Config::new().continuation_limits(64, 8000);
+    let pool = PoolHandle::from(Pool::new());
+    let cfg = Config::builder().continuation_limits(64, 8000).build().unwrap();
     // A HEADERS (and a PUSH_PROMISE) header announcing 12,000 bytes, under the 16,384 frame
     // size but over the 8,000-byte block cap, and nothing after it: the error comes from the
     // 9 bytes alone, in one read, with no buffer kept.
@@ -958,7 +964,7 @@ fn the_header_block_cap_is_checked_from_the_frame_header() {
         for blocking in [true, false] {
             let mut r = FrameReader::with_config(
                 Script::new([Step::Bytes(hdr.to_vec())]),
-                &pool,
+                pool.clone(),
                 cfg.clone(),
             );
             let e = if blocking {
@@ -991,7 +997,7 @@ fn settings_with(value: u32) -> Frame {
 
 #[test]
 fn replies_flushed_resets_the_pending_reply_count() {
-    let pool = Pool::new();
+    let pool = PoolHandle::from(Pool::new());
     // 5,000 PINGs and SETTINGS (each obliging a reply) with a PING ACK and a SETTINGS ACK
     // (obliging nothing) among them, in 7-byte chunks, against a cap of 8; the caller flushes
     // its replies every `k` frames that wanted one, for every k up to the cap: never refused.
@@ -1008,7 +1014,7 @@ fn replies_flushed_resets_the_pending_reply_count() {
         }
     }
     let bytes = wire(&frames);
-    let cfg = Config::new().max_pending_replies(Some(8));
+    let cfg = Config::builder().max_pending_replies(Some(8)).build().unwrap();
     for k in 1..=8 {
         let mut r = reader(&bytes, &pool, cfg.clone());
         let mut wanted = 0;
@@ -1059,7 +1065,7 @@ fn replies_flushed_resets_the_pending_reply_count() {
         .iter()
         .flat_map(|&b| [Step::WouldBlock, Step::Bytes(vec![b])])
         .collect();
-    let mut r = FrameReader::with_config(Script::new(steps), &pool, cfg);
+    let mut r = FrameReader::with_config(Script::new(steps), pool.clone(), cfg);
     let mut wanted = 0;
     let e = loop {
         match r.try_read_frame() {

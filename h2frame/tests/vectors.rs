@@ -7,7 +7,9 @@
 mod common;
 
 use common::{Json, Script, Step, parse_json, unhex};
-use slackwater_h2frame::{Config, Error, Frame, FrameReader, Pool, Scope, decode, encode, global};
+use slackwater_h2frame::{
+    Config, Error, Frame, FrameReader, Pool, PoolHandle, Scope, decode, encode, global,
+};
 use std::path::{Path, PathBuf};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/h2-frame-cases");
@@ -248,7 +250,7 @@ fn streaming_reader_byte_by_byte_and_whole() {
     const PING: [u8; 17] = [0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
     for c in cases() {
         for whole in [false, true] {
-            let pool = Pool::new();
+            let pool = PoolHandle::from(Pool::new());
             let mut wire = Vec::new();
             if whole {
                 wire.extend_from_slice(&PING);
@@ -265,7 +267,7 @@ fn streaming_reader_byte_by_byte_and_whole() {
                     .flat_map(|&b| [Step::WouldBlock, Step::Bytes(vec![b])])
                     .collect()
             };
-            let mut r = FrameReader::with_config(Script::new(steps), &pool, Config::new());
+            let mut r = FrameReader::with_config(Script::new(steps), pool.clone(), Config::new());
             let mut next = || loop {
                 match r.try_read_frame() {
                     Err(e) if e.is_would_block() => continue,

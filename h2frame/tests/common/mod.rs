@@ -232,13 +232,13 @@ impl Script {
 }
 
 impl ReadyRead for Script {
-    fn read_on_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
+    fn read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
         self.next(size, pool, true)
     }
     fn try_read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
         self.next(size, pool, false)
     }
-    fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+    fn append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
         let max = max.min(buf.spare_capacity());
         if max == 0 {
             return Ok(0);
