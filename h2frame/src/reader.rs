@@ -473,6 +473,18 @@ impl<R> FrameReader<R> {
         self.asm.holds_buffer()
     }
 
+    /// Bytes of memory the reader pins now: the capacity of the read buffer it holds (0
+    /// between frames). Views of DATA payloads handed out keep their buffer alive on their
+    /// own; they are the caller's.
+    ///
+    /// ```
+    /// let r = slackwater_h2frame::FrameReader::new(slackwater_ready::Buffered::new(std::io::empty()));
+    /// assert_eq!(r.read_buffer_bytes(), 0);
+    /// ```
+    pub fn read_buffer_bytes(&self) -> usize {
+        self.asm.capacity()
+    }
+
     /// Whether a field block is open (a HEADERS or PUSH_PROMISE without END_HEADERS was read
     /// and its last CONTINUATION has not).
     ///
