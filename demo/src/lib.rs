@@ -272,11 +272,6 @@ impl Report {
         let in_use_bytes: usize = st.classes().iter().map(|k| k.in_use * k.size).sum();
         let rss = sys::rss_bytes();
         let n = opts.conns.max(1) as f64;
-        let pooled = if opts.mode == Mode::Slackwater {
-            in_use_bytes
-        } else {
-            0
-        };
         for (k, v) in [
             ("conns_open", c.conns as f64),
             ("rss", rss as f64),
@@ -286,7 +281,8 @@ impl Report {
             ("pool_retained", st.bytes_retained() as f64),
             ("h2_holding", c.h2_holding as f64),
             ("alts_holding", c.alts_holding as f64),
-            ("pinned_read_per_conn", (c.pinned_read + pooled) as f64 / n),
+            // Both from the layers' own accounting (capacities of the buffers they hold).
+            ("pinned_read_per_conn", c.pinned_read as f64 / n),
             ("pinned_write_per_conn", c.pinned_write as f64 / n),
             ("write_queued", c.write_queued as f64),
         ] {

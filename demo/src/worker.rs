@@ -57,9 +57,11 @@ pub struct Census {
     pub h2_holding: usize,
     /// Connections whose ALTS layer holds a read buffer.
     pub alts_holding: usize,
-    /// Bytes of read buffers held by connections themselves (not through the pool).
+    /// Bytes of read buffers connections hold now (capacities, pooled or not), as the layers
+    /// account for them.
     pub pinned_read: usize,
-    /// Bytes of write buffers held by connections themselves (not through the pool).
+    /// Bytes of write buffers connections hold now (capacities, pooled or not, plus queue
+    /// bookkeeping), as the layers account for them.
     pub pinned_write: usize,
     /// Output bytes queued and not yet taken by the sockets.
     pub write_queued: usize,

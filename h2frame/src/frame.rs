@@ -381,6 +381,23 @@ pub struct Data {
     pub padding: Option<Payload>,
 }
 
+impl Data {
+    /// The frame's flow-controlled length (RFC 9113 §6.9.1): its whole payload, padding and
+    /// the Pad Length field included. What a receiver gives back in WINDOW_UPDATEs
+    /// ([`FrameWriter::write_window_updates`](crate::FrameWriter::write_window_updates)).
+    ///
+    /// ```
+    /// use slackwater_h2frame::{Data, Payload};
+    /// let d = Data { stream_id: 1, end_stream: false, data: Payload::from(&b"abc"[..]),
+    ///                padding: Some(Payload::from(&[0u8; 4][..])) };
+    /// assert_eq!(d.flow_controlled_len(), 3 + 4 + 1);
+    /// ```
+    pub fn flow_controlled_len(&self) -> u32 {
+        let pad = self.padding.as_ref().map_or(0, |p| p.len() + 1);
+        (self.data.len() + pad) as u32
+    }
+}
+
 /// HEADERS (RFC 9113 §6.2). The fragment is raw HPACK: this crate does not decode it.
 ///
 /// ```

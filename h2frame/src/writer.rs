@@ -222,6 +222,41 @@ impl FrameWriter {
         head.put_or_queue(out, data)?;
         head.flush(out)
     }
+
+    /// Gives back `n` bytes of flow-control window on the connection and on `stream_id` (two
+    /// WINDOW_UPDATE frames; none when `n` is 0, which is not a valid increment): what a
+    /// receiver sends after consuming a DATA frame's
+    /// [`flow_controlled_len`](crate::Data::flow_controlled_len).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if `n` or `stream_id` is above 2^31 − 1; the output's errors.
+    ///
+    /// ```
+    /// use slackwater_h2frame::{decode, Frame, FrameWriter};
+    /// let mut wire = Vec::new();
+    /// FrameWriter::new().write_window_updates(&mut wire, 3, 100).unwrap();
+    /// assert_eq!(wire.len(), 2 * 13);
+    /// let Frame::WindowUpdate(w) = decode(&wire[13..]).unwrap().unwrap().0 else { panic!() };
+    /// assert_eq!((w.stream_id, w.increment), (3, 100));
+    /// ```
+    pub fn write_window_updates<W: ReadyWrite + ?Sized>(
+        &self,
+        out: &mut W,
+        stream_id: u32,
+        n: u32,
+    ) -> Result<(), Error> {
+        if n == 0 {
+            return Ok(());
+        }
+        for id in [0, stream_id] {
+            let f = Frame::WindowUpdate(crate::WindowUpdate {
+                stream_id: id,
+                increment: n,
+            });
+            self.write(out, &f)?;
+        }
+        Ok(())
+    }
 }
 
 /// Encodes one frame into a buffer of its exact size class from `pool` (no frame-size limit

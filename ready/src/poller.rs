@@ -98,6 +98,30 @@ impl Interest {
         writable: true,
     };
 
+    /// What to wait for on a connection whose output is `w`: readable only while nothing is
+    /// queued; readable and writable while output waits for the socket; **writable only**
+    /// once the output passed its high-water mark (backpressure: stop reading the peer until
+    /// the socket takes what we owe it; level-triggered readability would otherwise wake the
+    /// loop for input it must not read).
+    ///
+    /// ```
+    /// use slackwater_ready::{Interest, ReadyFd, ReadyWrite};
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let mut w = ReadyFd::new(a).unwrap().with_high_water(4);
+    /// assert_eq!(Interest::for_output(&w), Interest::READABLE);
+    /// w.queue(b"ab").unwrap();
+    /// assert_eq!(Interest::for_output(&w), Interest::READABLE.with(Interest::WRITABLE));
+    /// w.queue(b"cd").unwrap();
+    /// assert_eq!(Interest::for_output(&w), Interest::WRITABLE);
+    /// ```
+    pub fn for_output<W: crate::ReadyWrite + ?Sized>(w: &W) -> Interest {
+        match (w.is_write_full(), w.wants_writable()) {
+            (true, _) => Interest::WRITABLE,
+            (false, true) => Interest::READABLE.with(Interest::WRITABLE),
+            (false, false) => Interest::READABLE,
+        }
+    }
+
     /// Both `self` and `other`.
     ///
     /// ```
