@@ -58,7 +58,7 @@ pub fn run(data: &[u8]) {
     let ops = inp.ops();
     let stream = inp.rest();
 
-    let pool = Pool::new();
+    let pool = slackwater_ready::PoolHandle::from(Pool::new());
     {
         let (mut conn, leftover) = conn_over(stream, leftover_len, how, crypter, limit, &pool);
         let (out, end) = drive(&mut conn, &pool, &ops, leftover);

@@ -105,7 +105,7 @@ pub fn run(data: &[u8]) {
     }
 
     // The writer's records.
-    let wpool = Pool::new();
+    let wpool = slackwater_ready::PoolHandle::from(Pool::new());
     let mut expected = Vec::new();
     let mut wire;
     let records_end;
@@ -113,8 +113,13 @@ pub fn run(data: &[u8]) {
     // the first failing `write`, and earlier ones went out).
     let mut partial: Vec<u8> = Vec::new();
     {
-        let mut w = Conn::new(Vec::new(), wc, &wpool);
-        w.set_frame_size(frame_size).expect("frame size");
+        let mut w = Conn::new(Vec::new(), wc).with_pool(wpool.clone());
+        w = w.with_config(
+            slackwater_alts::Config::builder()
+                .frame_size(frame_size)
+                .build()
+                .expect("frame size"),
+        );
         let mut exhausted = false;
         while !inp.is_empty() && !exhausted {
             let h = inp.u8();
@@ -239,7 +244,7 @@ pub fn run(data: &[u8]) {
     let want_eof = wire.len() == boundary;
 
     // Read it back.
-    let pool = Pool::new();
+    let pool = slackwater_ready::PoolHandle::from(Pool::new());
     {
         let (mut conn, leftover) = conn_over(&wire, leftover_len, how, rc, limit, &pool);
         let (out, end) = drive(&mut conn, &pool, &ops, leftover);

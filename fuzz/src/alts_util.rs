@@ -2,6 +2,7 @@
 
 use crate::{Delivery, MemTransport, assert_buffers_within};
 use slackwater_alts::{AltsError, Conn, Crypter, Protocol};
+use slackwater_ready::PoolHandle;
 use slackwater_ready::{Pool, ReadyRead};
 use std::io::{self, Read};
 
@@ -35,7 +36,7 @@ pub(crate) fn fixed_key(p: Protocol) -> Vec<u8> {
 }
 
 /// Bytes the conn has been given so far (leftover + transport).
-fn received(conn: &Conn<'_, MemTransport>, leftover: usize) -> usize {
+fn received(conn: &Conn<MemTransport>, leftover: usize) -> usize {
     leftover + conn.get_ref().delivered()
 }
 
@@ -56,7 +57,7 @@ pub(crate) fn is_typed(e: &io::Error) -> bool {
 }
 
 /// Reads `conn` to its end, choosing each call's method from `ops` (cycled): blocking
-/// `read_on_ready`, `try_read_ready`, `io::Read` into a small slice, or (try_)`append` into a
+/// `read_ready`, `try_read_ready`, `io::Read` into a small slice, or (try_)`append` into a
 /// held buffer. At every wait (`WouldBlock`), at the end and every 16th call the buffers out
 /// of `pool` are checked against the record layer's bound: at most 2 held by the conn (a
 /// partial record and unread plaintext), none larger than
@@ -64,27 +65,33 @@ pub(crate) fn is_typed(e: &io::Error) -> bool {
 /// doubling what arrived, and reads at most 64 KiB at a record boundary).
 /// A reading conn over `wire` delivered as `how`, its first `leftover_len` bytes passed as
 /// handshake leftover, with the read limit if given; returns it and the leftover length.
-pub(crate) fn conn_over<'p>(
+pub(crate) fn conn_over(
     wire: &[u8],
     leftover_len: usize,
     how: Delivery,
     crypter: Crypter,
     limit: Option<usize>,
-    pool: &'p Pool,
-) -> (Conn<'p, MemTransport>, usize) {
+    pool: &PoolHandle,
+) -> (Conn<MemTransport>, usize) {
     let (leftover, rest) = wire.split_at(leftover_len.min(wire.len()));
     let t = MemTransport::new(rest.to_vec(), how);
-    let mut conn = Conn::new(t, crypter, pool)
+    let mut conn = Conn::new(t, crypter)
+        .with_pool(pool.clone())
         .with_leftover(leftover)
         .expect("with_leftover");
     if let Some(l) = limit {
-        conn.set_read_limit(l);
+        conn = conn.with_config(
+            slackwater_alts::Config::builder()
+                .read_limit(l)
+                .build()
+                .unwrap(),
+        );
     }
     (conn, leftover.len())
 }
 
 pub(crate) fn drive(
-    conn: &mut Conn<'_, MemTransport>,
+    conn: &mut Conn<MemTransport>,
     pool: &Pool,
     ops: &[u8],
     leftover: usize,
@@ -101,9 +108,9 @@ pub(crate) fn drive(
         i += 1;
         let before = (received(conn, leftover), out.len());
         let r: io::Result<bool> = match op & 3 {
-            0 => conn.read_on_ready(4096, pool).map(|b| match b {
+            0 => conn.read_ready(4096, pool).map(|b| match b {
                 Some(b) => {
-                    assert!(!b.is_empty(), "read_on_ready returned an empty buffer");
+                    assert!(!b.is_empty(), "read_ready returned an empty buffer");
                     out.extend_from_slice(&b);
                     true
                 }
@@ -130,7 +137,7 @@ pub(crate) fn drive(
                 let r = if op & 4 != 0 {
                     conn.try_append_ready(&mut b, max)
                 } else {
-                    conn.append_on_ready(&mut b, max)
+                    conn.append_ready(&mut b, max)
                 };
                 r.map(|n| {
                     assert_eq!(
@@ -181,14 +188,14 @@ pub(crate) fn drive(
 }
 
 /// Checks the end state: nothing held, and the same end again on the next read.
-pub(crate) fn check_end(conn: &mut Conn<'_, MemTransport>, pool: &Pool, end: &End) {
+pub(crate) fn check_end(conn: &mut Conn<MemTransport>, pool: &Pool, end: &End) {
     assert!(
         !conn.holds_buffer(),
         "the conn holds a buffer after {end:?}"
     );
     assert_eq!(pool.stats().in_use(), 0, "buffers in use after {end:?}");
     let again = loop {
-        match conn.read_on_ready(4096, pool) {
+        match conn.read_ready(4096, pool) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             r => break r,
         }

@@ -225,7 +225,7 @@ impl MemTransport {
 }
 
 impl ReadyRead for MemTransport {
-    fn read_on_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
+    fn read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
         self.read(size, pool, false)
     }
 
@@ -244,7 +244,7 @@ impl ReadyRead for MemTransport {
         Ok(n)
     }
 
-    fn append_on_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
+    fn append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {
         self.append(buf, max, false)
     }
 

@@ -31,7 +31,7 @@ fn partial_frame_after_a_large_one_pins_at_most_one_read_buffer() {
     wire.resize(9 + BIG as usize, 0xab);
     wire.extend_from_slice(&header(BIG));
     wire.extend_from_slice(&[0; 11]);
-    let pool = Pool::new();
+    let pool = slackwater_ready::PoolHandle::from(Pool::new());
     let t = MemTransport::new(
         wire,
         Delivery {
@@ -39,8 +39,8 @@ fn partial_frame_after_a_large_one_pins_at_most_one_read_buffer() {
             ..Delivery::default()
         },
     );
-    let cfg = Config::new().max_frame_size(BIG).unwrap();
-    let mut r = FrameReader::with_config(t, &pool, cfg);
+    let cfg = Config::builder().max_frame_size(BIG).build().unwrap();
+    let mut r = FrameReader::with_config(t, pool.clone(), cfg);
     let mut frames = 0;
     loop {
         match r.try_read_frame() {
