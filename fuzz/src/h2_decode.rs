@@ -15,9 +15,19 @@
 
 use crate::Input;
 use slackwater_h2frame::{
-    Decoder, Error, Frame, FrameHeader, FrameWriter, MAX_FRAME_SIZE_LIMIT, Payload, Pool, Scope,
-    decode, encode, flags, kind,
+    Config, Decoder, Error, Frame, FrameHeader, FrameWriter, MAX_FRAME_SIZE_LIMIT, Payload, Pool,
+    Scope, decode, encode, flags, kind,
 };
+
+/// A decoder with the given max frame size and padding rule.
+fn decoder(max_frame_size: u32, reject_nonzero_padding: bool) -> Decoder {
+    let cfg = Config::builder()
+        .max_frame_size(max_frame_size)
+        .reject_nonzero_padding(reject_nonzero_padding)
+        .build()
+        .expect("valid");
+    Decoder::with_config(&cfg)
+}
 
 /// The flags a frame type defines (what survives a decode/encode round trip).
 pub(crate) fn defined_flags(k: u8) -> u8 {
@@ -115,15 +125,12 @@ fn round_trip(f: &Frame, wire: &[u8], pool: &Pool) {
         &canonical(wire)[..],
         "re-encoded bytes differ from the input"
     );
-    let mut w = FrameWriter::with_pool(pool);
+    let mut w = FrameWriter::new();
     w.set_max_frame_size(MAX_FRAME_SIZE_LIMIT).expect("limit");
-    w.write(f).expect("a decoded frame writes");
     let mut out = Vec::new();
-    w.flush_to(&mut out).expect("flush to a Vec");
+    w.write(&mut out, f).expect("a decoded frame writes");
     assert_eq!(&out[..], &enc[..], "FrameWriter and encode differ");
-    let d = Decoder::new()
-        .max_frame_size(MAX_FRAME_SIZE_LIMIT)
-        .expect("limit");
+    let d = decoder(MAX_FRAME_SIZE_LIMIT, false);
     let (f2, n) = d
         .decode(&enc)
         .unwrap_or_else(|e| panic!("re-encoded frame fails to decode: {e}"))
@@ -138,13 +145,8 @@ pub fn run(data: &[u8]) {
     let cfg = inp.u8();
     let max = [16_384, 65_535, 1 << 20, MAX_FRAME_SIZE_LIMIT][usize::from(cfg & 3)];
     let reject = cfg & 4 != 0;
-    let custom = Decoder::new()
-        .max_frame_size(max)
-        .expect("valid")
-        .reject_nonzero_padding(reject);
-    let big = Decoder::new()
-        .max_frame_size(MAX_FRAME_SIZE_LIMIT)
-        .expect("valid");
+    let custom = decoder(max, reject);
+    let big = decoder(MAX_FRAME_SIZE_LIMIT, false);
     let mut bytes = inp.rest();
     let pool = Pool::new();
     let mut frames = 0;

@@ -23,7 +23,8 @@
 use crate::h2_decode::check_pinning;
 use crate::{Delivery, Input, MemTransport, assert_buffers_within};
 use slackwater_h2frame::{
-    Config, Decoder, Error, ErrorCode, FrameReader, MAX_FRAME_SIZE_LIMIT, Pool, encode, global,
+    Config, Decoder, Error, ErrorCode, FrameReader, MAX_FRAME_SIZE_LIMIT, Pool, PoolHandle, encode,
+    global,
 };
 use std::sync::OnceLock;
 
@@ -62,7 +63,6 @@ struct Setup {
     rbs: usize,
     mfs: u32,
     ratio: usize,
-    reject: bool,
 }
 
 /// Whether the at-a-wait bound is checked (`SLACKWATER_FUZZ_NO_WAIT_BOUND` set: not, so a
@@ -74,15 +74,12 @@ fn check_wait_bound() -> bool {
 
 /// Reads to the end. `ops` empty: the reference run (blocking).
 fn read_all(s: &Setup, stream: &[u8], how: Delivery, ops: &[u8], check: bool) -> Vec<Ev> {
-    let pool = Pool::new();
+    let pool = PoolHandle::from(Pool::new());
     let mut evs = Vec::new();
     {
         let t = MemTransport::new(stream.to_vec(), how);
-        let mut r = FrameReader::with_config(t, &pool, s.cfg.clone());
-        let decoder = Decoder::new()
-            .max_frame_size(s.mfs)
-            .expect("valid")
-            .reject_nonzero_padding(s.reject);
+        let mut r = FrameReader::with_config(t, pool.clone(), s.cfg.clone());
+        let decoder = Decoder::with_config(&s.cfg);
         let mut i = 0usize;
         let mut idle_calls = 0usize;
         let end = loop {
@@ -206,21 +203,21 @@ pub fn run(data: &[u8]) {
     let (frames, bytes) = [(64, 256 * 1024), (0, 0), (1, 100), (3, 4096)][usize::from(b & 3)];
     let ratio = [16, 1, 4, 1000][usize::from(b >> 2 & 3)];
     let reject = a & 4 != 0;
-    let cfg = Config::new()
+    let cfg = Config::builder()
         .expect_client_preface(a & 1 != 0)
         .surface_unknown_frames(a & 2 != 0)
         .reject_nonzero_padding(reject)
         .max_frame_size(mfs)
-        .expect("valid")
         .read_buffer_size(rbs)
         .continuation_limits(frames, bytes)
-        .copy_out_ratio(ratio);
+        .copy_out_ratio(ratio)
+        .build()
+        .expect("valid");
     let s = Setup {
         cfg,
         rbs,
         mfs,
         ratio,
-        reject,
     };
     let how = Delivery {
         sizes: inp.chunk_sizes(),

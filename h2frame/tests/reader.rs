@@ -259,7 +259,8 @@ fn every_chunking_of_a_mixed_stream() {
         1 << 20,
     ] {
         let pool = PoolHandle::from(Pool::new());
-        let mut r = FrameReader::with_config(Script::chunked(&bytes, chunk), pool.clone(), Config::new());
+        let mut r =
+            FrameReader::with_config(Script::chunked(&bytes, chunk), pool.clone(), Config::new());
         let got = read_all(&mut r).unwrap_or_else(|e| panic!("chunk {chunk}: {e}"));
         assert_eq!(got, frames, "chunk {chunk}");
         drop(got);
@@ -296,18 +297,23 @@ fn payload_copy_out_rule() {
 #[test]
 fn client_preface() {
     let pool = PoolHandle::from(Pool::new());
-    let cfg = Config::builder().expect_client_preface(true).build().unwrap();
+    let cfg = Config::builder()
+        .expect_client_preface(true)
+        .build()
+        .unwrap();
     let mut good = CLIENT_PREFACE.to_vec();
     good.extend(wire(&[settings(), ping(1)]));
     for chunk in [1, 5, 24, 25, 100] {
-        let mut r = FrameReader::with_config(Script::chunked(&good, chunk), pool.clone(), cfg.clone());
+        let mut r =
+            FrameReader::with_config(Script::chunked(&good, chunk), pool.clone(), cfg.clone());
         assert_eq!(read_all(&mut r).unwrap(), [settings(), ping(1)]);
     }
     // Nothing at all: a clean EOF.
     let mut r = FrameReader::with_config(Script::chunked(&[], 1), pool.clone(), cfg.clone());
     assert!(r.read_frame().unwrap().is_none());
     // Cut short.
-    let mut r = FrameReader::with_config(Script::chunked(&good[..10], 1), pool.clone(), cfg.clone());
+    let mut r =
+        FrameReader::with_config(Script::chunked(&good[..10], 1), pool.clone(), cfg.clone());
     assert!(matches!(r.read_frame(), Err(Error::UnexpectedEof { .. })));
     // HTTP/1.1 instead.
     let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -408,7 +414,10 @@ fn continuation_flood_is_capped() {
     // from its header, before its payload is read.
     let mut frames = vec![headers(1, false, b"x")];
     frames.extend((0..1000).map(|_| cont(1, false, b"")));
-    let cfg = Config::builder().continuation_limits(64, 1 << 20).build().unwrap();
+    let cfg = Config::builder()
+        .continuation_limits(64, 1 << 20)
+        .build()
+        .unwrap();
     let mut r = reader(&wire(&frames), &pool, cfg);
     let mut n = 0;
     let e = loop {
@@ -429,7 +438,10 @@ fn continuation_flood_is_capped() {
     let mut r = reader(
         &wire(&frames),
         &pool,
-        Config::builder().continuation_limits(100, 40_000).build().unwrap(),
+        Config::builder()
+            .continuation_limits(100, 40_000)
+            .build()
+            .unwrap(),
     );
     assert_conn(&read_all(&mut r).unwrap_err(), ErrorCode::ENHANCE_YOUR_CALM);
     assert_eq!(pool.stats().in_use(), 0);
@@ -445,7 +457,10 @@ fn unknown_frames_skipped_or_surfaced() {
     bytes.extend(wire(&[ping(2)]));
     let got = read_all(&mut reader(&bytes, &pool, Config::new())).unwrap();
     assert_eq!(got, [ping(1), ping(2)]);
-    let cfg = Config::builder().surface_unknown_frames(true).build().unwrap();
+    let cfg = Config::builder()
+        .surface_unknown_frames(true)
+        .build()
+        .unwrap();
     let got = read_all(&mut reader(&bytes, &pool, cfg)).unwrap();
     assert_eq!(got.len(), 3);
     let Frame::Unknown(u) = &got[1] else { panic!() };
@@ -516,7 +531,8 @@ fn stream_errors_leave_the_reader_usable_connection_errors_kill_it() {
     // Byte by byte (every frame completed on the general path), in 7-byte pieces, and all at
     // once (every frame wholly buffered: the fast path).
     for chunk in [1, 7, bytes.len()] {
-        let mut r = FrameReader::with_config(Script::chunked(&bytes, chunk), pool.clone(), Config::new());
+        let mut r =
+            FrameReader::with_config(Script::chunked(&bytes, chunk), pool.clone(), Config::new());
         let e = r.read_frame().unwrap_err();
         assert_eq!(
             (e.code(), e.scope()),
@@ -789,7 +805,10 @@ fn eof_inside_a_frame_gives_the_buffer_back_and_stays_an_error() {
 #[test]
 fn frame_size_is_checked_before_field_block_sequencing() {
     let pool = PoolHandle::from(Pool::new());
-    let cfg = Config::builder().continuation_limits(64, 8000).build().unwrap();
+    let cfg = Config::builder()
+        .continuation_limits(64, 8000)
+        .build()
+        .unwrap();
     // HEADERS on stream 1 without END_HEADERS (an open field block), then a CONTINUATION
     // header announcing 20,000 bytes: over both the 16,384 frame size and the 8,000-byte cap.
     let mut wire = vec![0, 0, 1, 0x1, 0x0, 0, 0, 0, 1, 0x82];
@@ -883,7 +902,10 @@ fn push_promise() -> Frame {
 #[test]
 fn a_server_reader_wants_settings_first_and_refuses_push_promise() {
     let pool = PoolHandle::from(Pool::new());
-    let server = Config::builder().expect_client_preface(true).build().unwrap();
+    let server = Config::builder()
+        .expect_client_preface(true)
+        .build()
+        .unwrap();
     let with_preface = |frames: &[Frame]| {
         let mut v = CLIENT_PREFACE.to_vec();
         v.extend(wire(frames));
@@ -949,7 +971,10 @@ fn a_server_reader_wants_settings_first_and_refuses_push_promise() {
 #[test]
 fn the_header_block_cap_is_checked_from_the_frame_header() {
     let pool = PoolHandle::from(Pool::new());
-    let cfg = Config::builder().continuation_limits(64, 8000).build().unwrap();
+    let cfg = Config::builder()
+        .continuation_limits(64, 8000)
+        .build()
+        .unwrap();
     // A HEADERS (and a PUSH_PROMISE) header announcing 12,000 bytes, under the 16,384 frame
     // size but over the 8,000-byte block cap, and nothing after it: the error comes from the
     // 9 bytes alone, in one read, with no buffer kept.
@@ -1014,7 +1039,10 @@ fn replies_flushed_resets_the_pending_reply_count() {
         }
     }
     let bytes = wire(&frames);
-    let cfg = Config::builder().max_pending_replies(Some(8)).build().unwrap();
+    let cfg = Config::builder()
+        .max_pending_replies(Some(8))
+        .build()
+        .unwrap();
     for k in 1..=8 {
         let mut r = reader(&bytes, &pool, cfg.clone());
         let mut wanted = 0;

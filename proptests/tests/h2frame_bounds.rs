@@ -16,7 +16,7 @@ use slackwater_h2frame::{
     Setting, Settings,
 };
 use slackwater_proptests::{Fault, FaultStream, bytes_in_use};
-use slackwater_ready::Pool;
+use slackwater_ready::{Pool, PoolHandle};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -72,11 +72,10 @@ fn heap<R>(f: impl FnOnce() -> R) -> (R, usize, usize) {
 fn encode(frames: &[Frame], max_frame_size: u32) -> Vec<u8> {
     let mut w = FrameWriter::new();
     w.set_max_frame_size(max_frame_size).unwrap();
-    for f in frames {
-        w.write(f).unwrap();
-    }
     let mut out = Vec::new();
-    w.flush_to(&mut out).unwrap();
+    for f in frames {
+        w.write(&mut out, f).unwrap();
+    }
     out
 }
 
@@ -118,7 +117,7 @@ const MAX: u32 = 16_777_215;
 
 #[test]
 fn a_16_mib_frame_announcement_allocates_nothing_beyond_the_limit() {
-    let pool = Pool::new();
+    let pool = PoolHandle::from(Pool::new());
     drop(pool.get(1).unwrap()); // the pool's own state, allocated once
     // A DATA header announcing 16,777,215 bytes (the most 24 bits say), then 100 bytes.
     let mut hostile = vec![0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 1];
@@ -127,7 +126,7 @@ fn a_16_mib_frame_announcement_allocates_nothing_beyond_the_limit() {
     // Default SETTINGS_MAX_FRAME_SIZE (16,384): FRAME_SIZE_ERROR from the header; the heap
     // grew by the one 32 KiB read buffer at most, which is back in the pool.
     let t = FaultStream::new(hostile.clone(), &[]);
-    let mut r = FrameReader::with_pool(t, &pool);
+    let mut r = FrameReader::with_pool(t, pool.clone());
     let (res, peak, _) = heap(|| r.try_read_frame().map(|f| f.is_some()));
     let e = res.unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::FRAME_SIZE_ERROR), "{e:?}");
@@ -142,8 +141,8 @@ fn a_16_mib_frame_announcement_allocates_nothing_beyond_the_limit() {
     // Our limit raised to the maximum: the frame is accepted, but 109 bytes of it pin one
     // read buffer (32 KiB), and the heap never held more than two of them.
     let t = FaultStream::new(hostile.clone(), &[]).with_faults(&[(109, Fault::WouldBlock)]);
-    let cfg = Config::new().max_frame_size(MAX).unwrap();
-    let mut r = FrameReader::with_config(t, &pool, cfg.clone());
+    let cfg = Config::builder().max_frame_size(MAX).build().unwrap();
+    let mut r = FrameReader::with_config(t, pool.clone(), cfg.clone());
     let (res, peak, _) = heap(|| r.try_read_frame().map(|f| f.is_some()));
     assert!(res.unwrap_err().is_would_block());
     println!(
@@ -164,7 +163,7 @@ fn a_16_mib_frame_announcement_allocates_nothing_beyond_the_limit() {
     // frame was re-stitched on every wakeup, 6 MiB).
     let mut body = hostile;
     body.resize(1 << 20, 7);
-    let mut r = FrameReader::with_config(dribble(body, 64 * 1024), &pool, cfg);
+    let mut r = FrameReader::with_config(dribble(body, 64 * 1024), pool.clone(), cfg);
     let (_, peak, _) = heap(|| {
         while let Err(e) = r.try_read_frame() {
             if !e.is_would_block() {
@@ -186,12 +185,12 @@ fn a_16_mib_frame_announcement_allocates_nothing_beyond_the_limit() {
 /// larger class than the frame's, never larger than twice what arrived or one read buffer.
 #[test]
 fn a_slow_peer_dribbling_a_large_frame_pins_one_buffer_of_its_class() {
-    let pool = Pool::new();
+    let pool = PoolHandle::from(Pool::new());
     let payload: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
     let wire = encode(&[data(1, payload.clone())], 1 << 20);
     let class = class_of(&pool, wire.len());
-    let cfg = Config::new().max_frame_size(1 << 20).unwrap();
-    let mut r = FrameReader::with_config(dribble(wire, 1), &pool, cfg);
+    let cfg = Config::builder().max_frame_size(1 << 20).build().unwrap();
+    let mut r = FrameReader::with_config(dribble(wire, 1), pool.clone(), cfg);
     let got = loop {
         match r.try_read_frame() {
             Err(e) if e.is_would_block() => {}
@@ -229,11 +228,11 @@ fn a_slow_peer_dribbling_a_large_frame_pins_one_buffer_of_its_class() {
 #[test]
 fn a_large_frame_dribbled_in_small_pieces_grows_geometrically() {
     // 64 KiB, 1 byte per wakeup: at most a handful of gets.
-    let pool = Pool::new();
+    let pool = PoolHandle::from(Pool::new());
     let wire = encode(&[data(1, vec![3; 64 * 1024])], 1 << 20);
-    let cfg = Config::new().max_frame_size(1 << 20).unwrap();
+    let cfg = Config::builder().max_frame_size(1 << 20).build().unwrap();
     let class = class_of(&pool, wire.len());
-    let mut r = FrameReader::with_config(dribble(wire, 1), &pool, cfg);
+    let mut r = FrameReader::with_config(dribble(wire, 1), pool.clone(), cfg);
     while let Err(e) = r.try_read_frame() {
         assert!(e.is_would_block(), "{e:?}");
         let received = r.get_ref().position();
@@ -246,11 +245,11 @@ fn a_large_frame_dribbled_in_small_pieces_grows_geometrically() {
     }
     println!("64 KiB frame, 1 B per wakeup: {} pool gets", gets(&pool));
     // 1 MiB + 4 KiB (above the largest class), 512 B per wakeup.
-    let pool = Pool::new();
+    let pool = PoolHandle::from(Pool::new());
     let wire = encode(&[data(1, vec![4; (1 << 20) + 4096])], 2 << 20);
-    let cfg = Config::new().max_frame_size(2 << 20).unwrap();
+    let cfg = Config::builder().max_frame_size(2 << 20).build().unwrap();
     let n = wire.len();
-    let mut r = FrameReader::with_config(dribble(wire, 512), &pool, cfg);
+    let mut r = FrameReader::with_config(dribble(wire, 512), pool.clone(), cfg);
     let got = loop {
         match r.try_read_frame() {
             Err(e) if e.is_would_block() => {}
@@ -314,12 +313,12 @@ fn ten_thousand_readers_with_partial_frames_pin_a_bounded_amount() {
         ),
     ];
     for (what, bytes, bound) in shapes {
-        let pool = Pool::new();
+        let pool = PoolHandle::from(Pool::new());
         let n = bytes.len();
         let mut readers: Vec<_> = (0..READERS)
             .map(|_| {
                 let t = FaultStream::new(bytes.clone(), &[]).with_faults(&[(n, Fault::WouldBlock)]);
-                FrameReader::with_pool(t, &pool)
+                FrameReader::with_pool(t, pool.clone())
             })
             .collect();
         for r in &mut readers {
@@ -378,9 +377,9 @@ fn a_ping_or_settings_flood_costs_no_memory_per_frame() {
         ),
     ];
     for (make, check) in kinds {
-        let pool = Pool::new();
+        let pool = PoolHandle::from(Pool::new());
         let wire = encode(&(0..FRAMES).map(make).collect::<Vec<_>>(), 16_384);
-        let mut r = FrameReader::with_pool(FaultStream::new(wire, &[32 * 1024]), &pool);
+        let mut r = FrameReader::with_pool(FaultStream::new(wire, &[32 * 1024]), pool.clone());
         assert!(check(&r.read_frame().unwrap().unwrap(), 0)); // warm up: the read buffer
         let (n, peak, allocs) = heap(|| {
             let mut n = 1;
@@ -403,8 +402,8 @@ fn a_ping_or_settings_flood_costs_no_memory_per_frame() {
 /// came before it (`None` if all were read).
 fn flood(frames: Vec<Frame>, cfg: Config) -> Option<(usize, Error)> {
     let wire = encode(&frames, 16_384);
-    let pool = Pool::new();
-    let mut r = FrameReader::with_config(FaultStream::new(wire, &[32 * 1024]), &pool, cfg);
+    let pool = PoolHandle::from(Pool::new());
+    let mut r = FrameReader::with_config(FaultStream::new(wire, &[32 * 1024]), pool.clone(), cfg);
     let mut n = 0;
     loop {
         match r.read_frame() {
@@ -422,7 +421,10 @@ fn flood(frames: Vec<Frame>, cfg: Config) -> Option<(usize, Error)> {
 fn flood_is_cut_off(make: fn(u32) -> Frame, ack: Frame) {
     const FRAMES: u32 = 20_000;
     for cap in [0, 1, 100, 10_000] {
-        let cfg = Config::new().max_pending_replies(Some(cap));
+        let cfg = Config::builder()
+            .max_pending_replies(Some(cap))
+            .build()
+            .unwrap();
         let (n, e) =
             flood((0..FRAMES).map(make).collect(), cfg.clone()).expect("the flood was read whole");
         assert_eq!(n, cap as usize, "cap {cap}");
@@ -461,13 +463,16 @@ fn a_ping_flood_is_cut_off_with_enhance_your_calm() {
 /// it is refused at once (no `WouldBlock` for the rest, no buffer kept).
 #[test]
 fn the_reply_cap_is_checked_from_the_frame_header() {
-    let pool = Pool::new();
+    let pool = PoolHandle::from(Pool::new());
     let mut wire = encode(&[ping(0)], 16_384);
     wire.extend_from_slice(&encode(&[ping(1)], 16_384)[..12]);
     let n = wire.len();
     let t = FaultStream::new(wire, &[]).with_faults(&[(n, Fault::WouldBlock)]);
-    let cfg = Config::new().max_pending_replies(Some(1));
-    let mut r = FrameReader::with_config(t, &pool, cfg);
+    let cfg = Config::builder()
+        .max_pending_replies(Some(1))
+        .build()
+        .unwrap();
+    let mut r = FrameReader::with_config(t, pool.clone(), cfg);
     assert_eq!(r.try_read_frame().unwrap(), Some(ping(0)));
     let e = r.try_read_frame().unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::ENHANCE_YOUR_CALM), "{e:?}");
@@ -501,10 +506,10 @@ proptest! {
         read_size in prop_oneof![Just(64usize), Just(4096), Just(32 * 1024), Just(64 * 1024)],
         chunks in prop::collection::vec(prop_oneof![1usize..=64, 1usize..=70_000], 1..5),
     ) {
-        let pool = Pool::new();
+        let pool = PoolHandle::from(Pool::new());
         let wire = encode(&frames, 16_384);
-        let cfg = Config::new().copy_out_ratio(ratio).read_buffer_size(read_size);
-        let mut r = FrameReader::with_config(FaultStream::new(wire, &chunks), &pool, cfg);
+        let cfg = Config::builder().copy_out_ratio(ratio).read_buffer_size(read_size).build().unwrap();
+        let mut r = FrameReader::with_config(FaultStream::new(wire, &chunks), pool.clone(), cfg);
         let mut kept: Vec<Payload> = Vec::new();
         while let Some(f) = r.read_frame().unwrap() {
             let Frame::Data(d) = f else { panic!("not DATA") };

@@ -57,7 +57,7 @@ impl Chunks {
 }
 
 impl ReadyRead for Chunks {
-    fn read_on_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
+    fn read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
         self.next(size, pool, true)
     }
     fn try_read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
@@ -237,23 +237,22 @@ fn chunking() -> impl Strategy<Value = Vec<(bool, usize)>> {
 }
 
 fn encode_all(frames: &[Frame]) -> Vec<u8> {
-    let mut w = FrameWriter::new();
-    for f in frames {
-        w.write(f).unwrap();
-    }
+    let w = FrameWriter::new();
     let mut out = Vec::new();
-    w.flush_to(&mut out).unwrap();
+    for f in frames {
+        w.write(&mut out, f).unwrap();
+    }
     out
 }
 
 fn read_back(
-    pool: &Pool,
+    pool: &PoolHandle,
     bytes: &[u8],
     sizes: &[(bool, usize)],
     cfg: Config,
     blocking: bool,
 ) -> Result<Vec<Frame>, Error> {
-    let mut r = FrameReader::with_config(Chunks::new(bytes, sizes), pool, cfg);
+    let mut r = FrameReader::with_config(Chunks::new(bytes, sizes), pool.clone(), cfg);
     let mut out = Vec::new();
     loop {
         let got = if blocking {
@@ -277,8 +276,8 @@ proptest! {
     #[test]
     fn written_frames_read_back_identical(frames in frames(), sizes in chunking(), blocking in any::<bool>()) {
         let wire = encode_all(&frames);
-        let pool = Pool::new();
-        let cfg = Config::new().surface_unknown_frames(true);
+        let pool = PoolHandle::from(Pool::new());
+        let cfg = Config::builder().surface_unknown_frames(true).build().unwrap();
         let surfaced = read_back(&pool, &wire, &sizes, cfg, blocking).unwrap();
         prop_assert_eq!(&surfaced, &frames);
         drop(surfaced);
@@ -313,8 +312,8 @@ proptest! {
         let mut wire = CLIENT_PREFACE.to_vec();
         wire.extend(encode_all(std::slice::from_ref(&first)));
         wire.extend(encode_all(&frames));
-        let pool = Pool::new();
-        let cfg = Config::new().expect_client_preface(true).surface_unknown_frames(true);
+        let pool = PoolHandle::from(Pool::new());
+        let cfg = Config::builder().expect_client_preface(true).surface_unknown_frames(true).build().unwrap();
         let got = read_back(&pool, &wire, &sizes, cfg, blocking);
         if frames.iter().any(|f| matches!(f, Frame::PushPromise(_))) {
             // RFC 9113 §8.4: a server refuses PUSH_PROMISE, as a connection error.
@@ -349,9 +348,9 @@ proptest! {
         while let Ok(Some((_, n))) = decode(&junk[at..]) {
             at += n;
         }
-        let pool = Pool::new();
-        let cfg = Config::new().expect_client_preface(preface).surface_unknown_frames(true);
-        let mut r = FrameReader::with_config(Chunks::new(&junk, &sizes), &pool, cfg);
+        let pool = PoolHandle::from(Pool::new());
+        let cfg = Config::builder().expect_client_preface(preface).surface_unknown_frames(true).build().unwrap();
+        let mut r = FrameReader::with_config(Chunks::new(&junk, &sizes), pool.clone(), cfg);
         for _ in 0..10_000 {
             match r.try_read_frame() {
                 Ok(Some(_)) => {}

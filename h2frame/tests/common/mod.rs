@@ -184,11 +184,13 @@ pub fn unhex(s: &str) -> Vec<u8> {
 pub enum Step {
     Bytes(Vec<u8>),
     WouldBlock,
+    /// An error of this kind, returned once (to blocking and non-blocking calls alike).
+    Error(io::ErrorKind),
 }
 
 /// A `ReadyRead` that plays a script: byte chunks (split further if a read asks for fewer
-/// bytes) and `WouldBlock`s (which the blocking calls skip, as if they had waited). After the
-/// script: end of stream.
+/// bytes), `WouldBlock`s (which the blocking calls skip, as if they had waited) and errors.
+/// After the script: end of stream.
 #[derive(Debug, Default)]
 pub struct Script {
     steps: VecDeque<Step>,
@@ -214,6 +216,7 @@ impl Script {
                 None => return Ok(None),
                 Some(Step::WouldBlock) if blocking => continue,
                 Some(Step::WouldBlock) => return Err(io::ErrorKind::WouldBlock.into()),
+                Some(Step::Error(kind)) => return Err(kind.into()),
                 Some(Step::Bytes(b)) if b.is_empty() => continue,
                 Some(Step::Bytes(mut b)) => {
                     self.reads += 1;
