@@ -262,16 +262,16 @@ fn rebuild(c: &mut Criterion) {
 
 /// Heap allocations per record in steady state (after a warm-up that fills the pool).
 fn allocations(_: &mut Criterion) {
-    let default_pool = Pool::new();
+    let default_pool = slackwater_alts::PoolHandle::from(Pool::new());
     // A maximal record (len = 1 MiB) needs 1 MiB + 4 bytes: above the default 1 MiB class.
-    let big_pool = Pool::with_config(
+    let big_pool = slackwater_alts::PoolHandle::from(Pool::with_config(
         slackwater_ready::pool::Config::builder()
             .class(4096, 64)
             .class(32 * 1024, 64)
             .class((1 << 20) + 64, 4)
             .build()
             .unwrap(),
-    );
+    ));
     for (pool, pool_name) in [
         (&default_pool, "default pool"),
         (&big_pool, "pool with a 1 MiB + 64 class"),
@@ -282,7 +282,7 @@ fn allocations(_: &mut Criterion) {
                 let data = stream(backend, payload, 2 * n);
                 let crypter =
                     Crypter::new(Protocol::Aes128Gcm, Side::Server, &KEY, backend).unwrap();
-                let mut conn = Conn::new(Replay { data, pos: 0 }, crypter).with_pool(pool);
+                let mut conn = Conn::new(Replay { data, pos: 0 }, crypter).with_pool(pool.clone());
                 let mut read = |k: usize| {
                     let mut got = 0;
                     while got < k * payload {
@@ -296,9 +296,13 @@ fn allocations(_: &mut Criterion) {
 
                 let crypter =
                     Crypter::new(Protocol::Aes128Gcm, Side::Client, &KEY, backend).unwrap();
-                let mut w = Conn::new(std::io::sink(), crypter).with_pool(pool);
-                w.set_frame_size((payload + 24).clamp(4096, 512 * 1024))
+                let cfg = slackwater_alts::Config::builder()
+                    .frame_size((payload + 24).clamp(4096, 512 * 1024))
+                    .build()
                     .unwrap();
+                let mut w = Conn::new(std::io::sink(), crypter)
+                    .with_pool(pool.clone())
+                    .with_config(cfg);
                 let plain = vec![1u8; payload];
                 let mut out = pool.get(payload + 48).unwrap();
                 let before = ALLOCS.load(Ordering::Relaxed);

@@ -13,6 +13,9 @@ const DEFAULT_READ_SIZE: usize = 32 * 1024;
 /// A plaintext this many times smaller than its buffer is copied out rather than handed out,
 /// so a caller keeping it does not pin the large buffer.
 const PIN_RATIO: usize = 16;
+/// The least a buffer of sealed records asks of the pool (records are packed into it until
+/// it is full or flushed).
+const OUT_BUFFER: usize = 32 * 1024;
 /// Most plaintext [`Conn`]'s blocking `io::Write` seals before it flushes.
 const WRITE_BATCH: usize = 64 * 1024;
 
@@ -700,7 +703,10 @@ impl<T: ReadyWrite> Conn<T> {
             }
             let out = match &mut self.out {
                 Some(b) => b,
-                None => self.out.insert(self.pool.get(self.cfg.frame_size)?),
+                // Room for several records, so a burst hands the transport few buffers.
+                None => self
+                    .out
+                    .insert(self.pool.get(self.cfg.frame_size.max(OUT_BUFFER))?),
             };
             self.open_at = out.len();
             // Room checked above (or a fresh buffer of a whole frame).
@@ -735,7 +741,18 @@ impl<T: ReadyWrite> Conn<T> {
 
     fn flush_inner(&mut self, blocking: bool) -> io::Result<()> {
         self.check_write()?;
-        if let Err(e) = self.seal_open().and_then(|()| self.hand_down()) {
+        if let Err(e) = self.seal_open() {
+            return Err(self.write_fail(e));
+        }
+        // What the transport already holds goes first, so the buffer handed down next
+        // usually finds its queue empty (no list to allocate for a second buffer).
+        if self.out.is_some() && self.transport.queued() > 0 {
+            match self.transport.try_flush_ready() {
+                Err(e) if !is_transient(&e) => return Err(self.write_fail(AltsError::from(e))),
+                _ => {}
+            }
+        }
+        if let Err(e) = self.hand_down() {
             return Err(self.write_fail(e));
         }
         let r = if blocking {

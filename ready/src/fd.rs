@@ -436,10 +436,21 @@ where
 
     fn try_flush_ready(&mut self) -> io::Result<()> {
         let io = &self.io;
-        self.out.flush_with(|b| {
+        let r = self.out.flush_with(|b| {
             let mut w: &T = io;
             io::Write::write(&mut w, b)
-        })
+        });
+        // The kernel reports a reset to whichever call sees it first: if a write saw it, a
+        // later read would get 0, a clean end of stream. The read side remembers it too.
+        if let Err(e) = &r
+            && e.kind() == io::ErrorKind::ConnectionReset
+            && !self.read_failed.is_set()
+        {
+            let _ = self.read_failed.note(io::Error::from_raw_os_error(
+                e.raw_os_error().unwrap_or(libc::ECONNRESET),
+            ));
+        }
+        r
     }
 
     fn flush_ready(&mut self) -> io::Result<()> {

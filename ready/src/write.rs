@@ -112,7 +112,9 @@ forward_ready_write!(&mut W, Box<W>);
 
 /// Queued output in pooled buffers, in order: the building block of [`ReadyWrite`]
 /// implementations. It holds buffers only while bytes wait, and no allocation at all when
-/// empty (its list of buffers is freed with the last one).
+/// empty: the first buffer waits in a slot of the queue itself, and the list that holds any
+/// further ones is freed with the last of them (so the common case, one buffer at a time,
+/// never allocates).
 ///
 /// ```
 /// use slackwater_ready::{WriteQueue, global};
@@ -125,7 +127,10 @@ forward_ready_write!(&mut W, Box<W>);
 /// ```
 #[derive(Debug)]
 pub struct WriteQueue {
-    bufs: VecDeque<Buf>,
+    /// The first buffer with unsent bytes.
+    front: Option<Buf>,
+    /// The buffers after it (allocated only while more than one buffer waits).
+    rest: VecDeque<Buf>,
     queued: usize,
     high_water: usize,
     failed: Sticky,
@@ -145,7 +150,8 @@ impl WriteQueue {
     /// ```
     pub const fn new() -> WriteQueue {
         WriteQueue {
-            bufs: VecDeque::new(),
+            front: None,
+            rest: VecDeque::new(),
             queued: 0,
             high_water: DEFAULT_HIGH_WATER,
             failed: Sticky::NONE,
@@ -221,7 +227,7 @@ impl WriteQueue {
     /// assert_eq!(slackwater_ready::WriteQueue::new().buffers(), 0);
     /// ```
     pub fn buffers(&self) -> usize {
-        self.bufs.len()
+        usize::from(self.front.is_some()) + self.rest.len()
     }
 
     /// Bytes of memory the queue pins: the capacities of the buffers it holds plus its list of
@@ -231,8 +237,12 @@ impl WriteQueue {
     /// assert_eq!(slackwater_ready::WriteQueue::new().capacity_bytes(), 0);
     /// ```
     pub fn capacity_bytes(&self) -> usize {
-        self.bufs.iter().map(Buf::capacity).sum::<usize>()
-            + self.bufs.capacity() * std::mem::size_of::<Buf>()
+        self.front
+            .iter()
+            .chain(&self.rest)
+            .map(Buf::capacity)
+            .sum::<usize>()
+            + self.rest.capacity() * std::mem::size_of::<Buf>()
     }
 
     /// The remembered fatal error, if the output failed.
@@ -266,7 +276,7 @@ impl WriteQueue {
             return Ok(());
         }
         self.queued += buf.len();
-        self.bufs.push_back(buf);
+        self.put(buf);
         Ok(())
     }
 
@@ -286,14 +296,11 @@ impl WriteQueue {
     pub fn extend(&mut self, mut data: &[u8], pool: &Pool) -> io::Result<()> {
         self.failed.check()?;
         while !data.is_empty() {
-            let room = match self.bufs.back_mut() {
-                Some(b) if b.spare_capacity() > 0 => b,
-                _ => {
-                    let b = pool.get(data.len().max(CHUNK))?;
-                    self.bufs.push_back(b);
-                    self.bufs.back_mut().expect("just pushed")
-                }
-            };
+            if self.last_mut().is_none_or(|b| b.spare_capacity() == 0) {
+                let b = pool.get(data.len().max(CHUNK))?;
+                self.put(b);
+            }
+            let room = self.last_mut().expect("just made room");
             let n = room.spare_capacity().min(data.len());
             // Fits: at most the spare capacity.
             let _ = room.extend_from_slice(&data[..n]);
@@ -314,7 +321,19 @@ impl WriteQueue {
     /// assert_eq!(&q.last_mut().unwrap()[..], b"a");
     /// ```
     pub fn last_mut(&mut self) -> Option<&mut Buf> {
-        self.bufs.back_mut()
+        match self.rest.back_mut() {
+            Some(b) => Some(b),
+            None => self.front.as_mut(),
+        }
+    }
+
+    /// Appends a buffer: into the front slot if it is free, else to the list.
+    fn put(&mut self, buf: Buf) {
+        if self.front.is_none() {
+            self.front = Some(buf);
+        } else {
+            self.rest.push_back(buf);
+        }
     }
 
     /// Tells the queue that `n` bytes were appended to [`last_mut`](WriteQueue::last_mut) in
@@ -359,7 +378,7 @@ impl WriteQueue {
         mut write: impl FnMut(&[u8]) -> io::Result<usize>,
     ) -> io::Result<()> {
         self.failed.check()?;
-        while let Some(b) = self.bufs.front_mut() {
+        while let Some(b) = self.front.as_mut() {
             match write(b) {
                 Ok(0) => return Err(self.fail(io::ErrorKind::WriteZero.into())),
                 Ok(n) => {
@@ -368,7 +387,7 @@ impl WriteQueue {
                     self.queued -= n;
                     if b.is_empty() {
                         // Give the buffer back now, not when the list is cleared.
-                        self.bufs.pop_front();
+                        self.front = self.rest.pop_front();
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -377,7 +396,7 @@ impl WriteQueue {
             }
         }
         // Everything sent: hold nothing, not even the list.
-        self.bufs = VecDeque::new();
+        self.rest = VecDeque::new();
         Ok(())
     }
 
@@ -394,7 +413,8 @@ impl WriteQueue {
     pub fn fail(&mut self, e: io::Error) -> io::Error {
         let e = self.failed.note(e);
         if self.failed.is_set() {
-            self.bufs = VecDeque::new();
+            self.front = None;
+            self.rest = VecDeque::new();
             self.queued = 0;
         }
         e
