@@ -19,7 +19,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 struct HeldSrc<'a> {
     asm: &'a mut Assembler,
     /// The reader's connection error: set by [`Source::fail`].
-    dead: &'a mut Option<Error>,
+    dead: &'a mut Option<Box<Error>>,
     /// The reader's fast-path flag: cleared with `dead`.
     plain: &'a mut bool,
     /// The reader's count of frames awaiting a reply: counted by [`Source::wants_reply`].
@@ -55,9 +55,9 @@ fn release(asm: &mut Assembler) {
 /// A connection error: the reader is dead, and returns `e` again from every later call.
 #[cold]
 #[inline(never)]
-fn mark_dead(dead: &mut Option<Error>, plain: &mut bool, e: &Error) {
+fn mark_dead(dead: &mut Option<Box<Error>>, plain: &mut bool, e: &Error) {
     *plain = false;
-    *dead = Some(e.clone());
+    *dead = Some(Box::new(e.clone()));
 }
 
 /// A zero-copy view of the payload bytes `r` of the frame at the front of `asm` (the buffer
@@ -320,8 +320,9 @@ pub struct FrameReader<R> {
     skip: usize,
     /// Bytes of the client preface still to check.
     preface_left: usize,
-    /// The connection error that killed the reader.
-    dead: Option<Error>,
+    /// The connection error that killed the reader (boxed: a reader that is alive pays one
+    /// pointer for it).
+    dead: Option<Box<Error>>,
     /// No preface or skip in progress, no open field block, no SETTINGS awaited, not dead or
     /// truncated: a whole buffered frame can take the fast path. Cleared wherever one of those
     /// begins; set again (recomputed) only on the general path, right before a frame is
@@ -597,7 +598,7 @@ impl<R: ReadyRead> FrameReader<R> {
     fn fail(&mut self, e: Error) -> Error {
         if e.is_connection_error() {
             self.plain = false;
-            self.dead = Some(e.clone());
+            self.dead = Some(Box::new(e.clone()));
             // Nothing more will be read: give the buffer back now.
             self.asm.release();
         }
@@ -681,7 +682,7 @@ impl<R: ReadyRead> FrameReader<R> {
             return Err(Error::UnexpectedEof { buffered });
         }
         if let Some(e) = &self.dead {
-            return Err(e.clone());
+            return Err(Error::clone(e));
         }
         loop {
             if self.preface_left > 0 {
