@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# A fuzz campaign whose figures go into the README: runs each cargo-fuzz target for RUNS
+# executions (libFuzzer -runs) from the seed corpus, then prints one Markdown table row per
+# target from libFuzzer's own final statistics, and the command that produced them.
+#
+#   RUNS=10000000 bash fuzz/campaign.sh                    # every target, 10 M executions each
+#   RUNS=100000 SANITIZER=address bash fuzz/campaign.sh h2_reader pool_ops
+#   PARALLEL=2 ...                                         # two targets at a time
+#
+# SANITIZER: `none` (default: the fastest, for execution counts; ASan/LSan run in the CI smoke
+# and can be chosen here) or `address`. Each target runs single-threaded; logs and the final
+# corpus stay in target/fuzz-campaign/. A crash fails the run and names the artifact.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=${RUNS:-10000000}
+san=${SANITIZER:-none}
+par=${PARALLEL:-1}
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  targets=(alts_raw alts_sealed h2_decode h2_reader pool_ops)
+fi
+out=target/fuzz-campaign
+mkdir -p "$out"
+
+python3 fuzz/gen_corpus.py >/dev/null
+cargo +nightly fuzz build --sanitizer "$san" >/dev/null
+
+one() {
+  local t=$1 corpus="$out/corpus-$1"
+  rm -rf "$corpus"
+  mkdir -p "$corpus"
+  cp -r "fuzz/corpus/$t/." "$corpus/" 2>/dev/null || true
+  local seeds
+  seeds=$(find "$corpus" -type f | wc -l)
+  local start end
+  start=$(date +%s)
+  if ! cargo +nightly fuzz run --sanitizer "$san" "$t" "$corpus" -- \
+      -runs="$runs" -print_final_stats=1 -timeout=25 -rss_limit_mb=4096 \
+      -artifact_prefix="$out/crash-$t-" >"$out/$t.log" 2>&1; then
+    echo "!!! $t failed: see $out/$t.log and $out/crash-$t-*" >&2
+    tail -n 30 "$out/$t.log" >&2
+    return 1
+  fi
+  end=$(date +%s)
+  local execs cov ft after
+  execs=$(grep -m1 '^stat::number_of_executed_units' "$out/$t.log" | awk '{print $2}')
+  cov=$(grep -E '(DONE|pulse|NEW|REDUCE|INITED)[[:space:]]+cov:' "$out/$t.log" | tail -n 1 | sed -E 's/.*cov: ([0-9]+).*/\1/')
+  ft=$(grep -E '(DONE|pulse|NEW|REDUCE|INITED)[[:space:]]+cov:' "$out/$t.log" | tail -n 1 | sed -E 's/.*ft: ([0-9]+).*/\1/')
+  after=$(find "$corpus" -type f | wc -l)
+  local secs=$(( end - start ))
+  [ "$secs" -gt 0 ] || secs=1
+  printf '| `%s` | %s | %s | %s | %s | %s → %s | %s s | none |\n' \
+    "$t" "$(printf "%'d" "$execs")" "$(printf "%'d" $(( execs / secs )))" "$cov" "$ft" "$seeds" "$after" "$secs" \
+    >"$out/$t.row"
+}
+
+pids=()
+for t in "${targets[@]}"; do
+  one "$t" &
+  pids+=($!)
+  if [ "${#pids[@]}" -ge "$par" ]; then
+    wait "${pids[0]}"
+    pids=("${pids[@]:1}")
+  fi
+done
+for p in "${pids[@]}"; do wait "$p"; done
+
+echo
+echo "fuzz campaign, $(date -u +%Y-%m-%d), $(nproc) cores, sanitizer $san, RUNS=$runs per target:"
+echo "RUNS=$runs SANITIZER=$san PARALLEL=$par bash fuzz/campaign.sh ${targets[*]}"
+echo
+echo '| target | executions | exec/s | edges (cov) | features (ft) | corpus: seeds → after | time | findings |'
+echo '|---|---:|---:|---:|---:|---|---:|---|'
+for t in "${targets[@]}"; do cat "$out/$t.row"; done
