@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 mod base;
+pub mod cli;
 mod client;
 pub mod report;
 mod sw;
@@ -455,7 +456,8 @@ pub fn run_server(
     // Phase 3: idle again, then trimmed.
     settle();
     report.snapshot("again", opts, &workers, rss0)?;
-    opts.pool.trim();
+    // Every poller thread trims its own cache of the pool, then this thread the rest.
+    Worker::trim_all(&workers, opts.pool)?;
     sys::release_free_heap();
     settle();
     report.snapshot("trimmed", opts, &workers, rss0)?;

@@ -2,7 +2,7 @@
 //! with non-blocking reads and writes (write interest only while output is queued).
 
 use crate::wire::{Logic, Sink};
-use slackwater_ready::{Events, Interest, Poller, Waker};
+use slackwater_ready::{Events, Interest, Poller, Pool, Waker};
 use std::io;
 use std::net::TcpStream;
 use std::os::fd::BorrowedFd;
@@ -164,6 +164,9 @@ pub(crate) enum Cmd {
     Burst,
     /// Report what the connections hold.
     Census(Sender<Census>),
+    /// Call `trim` on this pool from this thread (a pool's per-thread caches can only be
+    /// emptied at once by their own thread), then answer.
+    Trim(&'static Pool, Sender<usize>),
     /// Close every connection and exit.
     Stop,
 }
@@ -211,6 +214,19 @@ impl Worker {
         self.send(Cmd::Census(tx))?;
         rx.recv_timeout(Duration::from_secs(30))
             .map_err(|_| io::Error::other("worker did not answer"))
+    }
+
+    /// Trims `pool` on every worker thread, then on this one; returns the buffers freed.
+    pub(crate) fn trim_all(workers: &[Worker], pool: &'static Pool) -> io::Result<usize> {
+        let mut freed = 0;
+        for w in workers {
+            let (tx, rx) = channel();
+            w.send(Cmd::Trim(pool, tx))?;
+            freed += rx
+                .recv_timeout(Duration::from_secs(30))
+                .map_err(|_| io::Error::other("worker did not answer"))?;
+        }
+        Ok(freed + pool.trim())
     }
 
     /// Sums the census of every worker.
@@ -341,6 +357,9 @@ fn run(poller: Poller, rx: Receiver<Cmd>, factory: &Factory, counters: &'static 
                         s.io.census(&mut c);
                     }
                     let _ = tx.send(c);
+                }
+                Cmd::Trim(pool, tx) => {
+                    let _ = tx.send(pool.trim());
                 }
                 Cmd::Stop => return,
             }

@@ -1,0 +1,559 @@
+//! The main job's command line: parsing (through `lexopt`), the checks that refuse a run it
+//! cannot honour, and the three roles one executable plays (the orchestrator that prints the
+//! table, a server process per stack, and that server's client child).
+//!
+//! The `stack` example and the crate's `slackwater-demo` binary are both [`main`].
+
+use crate::report::{Series, json, svg_chart, table};
+use crate::{ClientOptions, Link, Mode, Options, Report, run_client, run_server, sys};
+use std::ffi::OsString;
+use std::io::{self, BufRead, BufReader, Write};
+use std::process::{Command, ExitCode, Stdio};
+
+/// What `--help` prints (on stdout).
+pub const USAGE: &str = "\
+The main job: N loopback connections, each TCP -> ALTS -> HTTP/2 frames, served by the
+slackwater stack and by a per-connection-buffer baseline; the server process is measured.
+
+usage: stack [OPTIONS]
+  --conns N          connections per run (default 10000; at least 1, and N + 64 open files
+                     must fit the open-file limit of one process)
+  --payload BYTES    DATA bytes each connection sends and gets echoed in the burst
+                     (default 65536; at least 1; conns x payload at most 4 GiB and at most a
+                     quarter of MemAvailable, see below)
+  --threads T        poller threads on each side (default 2; 1 to 64)
+  --mode M           slackwater, baseline or both (default both)
+  --json             print every number as one JSON object instead of the table
+  --keep-keys        slackwater connections keep their AEAD key schedules while idle
+  --chart FILE.svg   measure at several connection counts (--points) and draw server RSS
+  --points LIST      connection counts for --chart (default 1000,5000,10000,19000)
+  -h, --help         this text
+
+Flags take their value as `--conns 10` or `--conns=10`; `_` may group digits (10_000).
+
+The burst budget: every connection may have its whole payload in flight at once, in the
+server and in the client, so conns x payload must be at most a quarter of the memory the
+kernel reports available (MemAvailable in /proc/meminfo); and it must be at most 4 GiB, so
+that the burst ends in about a minute at the slowest echo rate seen on 2 shared cores
+(~100 MB/s). The burst times out after 60 s + 1 s per 10 MB.
+
+The client runs in a child process of each server process: these machines cap a process
+at 20,000 open files.";
+
+/// Largest `conns x payload` a run accepts (see [`USAGE`]).
+pub const BURST_CAP: u64 = 4 << 30;
+/// Most poller threads a run accepts.
+pub const MAX_THREADS: usize = 64;
+
+/// Which part of a run this process plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Runs the server processes and prints the table (what a user starts).
+    Main,
+    /// One stack's server, measured; prints its report on stdout.
+    Server,
+    /// The server's client (a child of the server process).
+    Client,
+}
+
+/// Parsed command line.
+#[derive(Clone, Debug)]
+pub struct Args {
+    /// This process's role (hidden flag `--role`).
+    pub role: Role,
+    /// The stacks to run, in order.
+    pub modes: Vec<Mode>,
+    /// Connections per run.
+    pub conns: usize,
+    /// DATA bytes per connection in the burst.
+    pub payload: usize,
+    /// Poller threads on each side.
+    pub threads: usize,
+    /// JSON instead of the table.
+    pub json: bool,
+    /// Slackwater keeps its key schedules while idle.
+    pub keep_keys: bool,
+    /// Draw the chart to this file.
+    pub chart: Option<String>,
+    /// Connection counts for the chart (`None`: not given).
+    pub points: Option<Vec<usize>>,
+    /// The server's address (client role, hidden).
+    pub addr: Option<std::net::SocketAddr>,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            role: Role::Main,
+            modes: vec![Mode::Slackwater, Mode::Baseline],
+            conns: 10_000,
+            payload: 64 * 1024,
+            threads: 2,
+            json: false,
+            keep_keys: false,
+            chart: None,
+            points: None,
+            addr: None,
+        }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Parsed {
+    /// `--help`.
+    Help,
+    /// A run.
+    Run(Args),
+}
+
+fn number(flag: &str, v: OsString) -> Result<usize, String> {
+    let s = v
+        .into_string()
+        .map_err(|v| format!("{flag}: {v:?} is not valid UTF-8"))?;
+    s.replace('_', "")
+        .parse::<usize>()
+        .map_err(|e| format!("{flag}: '{s}' is not a whole number ({e})"))
+}
+
+fn text(flag: &str, v: OsString) -> Result<String, String> {
+    v.into_string()
+        .map_err(|v| format!("{flag}: {v:?} is not valid UTF-8"))
+}
+
+fn modes(v: &str) -> Result<Vec<Mode>, String> {
+    match v {
+        "both" => Ok(vec![Mode::Slackwater, Mode::Baseline]),
+        _ => Mode::parse(v).map(|m| vec![m]).ok_or(format!(
+            "--mode: unknown mode '{v}' (expected slackwater, baseline or both)"
+        )),
+    }
+}
+
+/// Parses the arguments (without the program name). Syntax only: [`check`] refuses what a run
+/// cannot honour.
+///
+/// # Errors
+/// A message that names the flag.
+///
+/// ```
+/// use slackwater_demo::cli::{Parsed, parse};
+/// let Ok(Parsed::Run(a)) = parse(["--conns=10", "--payload", "1_000"].map(Into::into)) else {
+///     panic!()
+/// };
+/// assert_eq!((a.conns, a.payload), (10, 1000));
+/// assert!(parse(["--conns".into()]).unwrap_err().contains("--conns"));
+/// ```
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String> {
+    use lexopt::prelude::*;
+    let mut a = Args::default();
+    let mut p = lexopt::Parser::from_args(args);
+    let err = |e: lexopt::Error| e.to_string();
+    while let Some(arg) = p.next().map_err(err)? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Parsed::Help),
+            Long("conns") => a.conns = number("--conns", p.value().map_err(err)?)?,
+            Long("payload") => a.payload = number("--payload", p.value().map_err(err)?)?,
+            Long("threads") => a.threads = number("--threads", p.value().map_err(err)?)?,
+            Long("json") => a.json = true,
+            Long("keep-keys") => a.keep_keys = true,
+            Long("mode") => a.modes = modes(&text("--mode", p.value().map_err(err)?)?)?,
+            Long("chart") => a.chart = Some(text("--chart", p.value().map_err(err)?)?),
+            Long("points") => {
+                let v = text("--points", p.value().map_err(err)?)?;
+                a.points = Some(
+                    v.split(',')
+                        .map(|n| number("--points", n.trim().into()))
+                        .collect::<Result<_, _>>()?,
+                );
+            }
+            Long("role") => {
+                a.role = match text("--role", p.value().map_err(err)?)?.as_str() {
+                    "main" => Role::Main,
+                    "server" => Role::Server,
+                    "client" => Role::Client,
+                    r => return Err(format!("--role: unknown role '{r}'")),
+                }
+            }
+            Long("addr") => {
+                let v = text("--addr", p.value().map_err(err)?)?;
+                a.addr = Some(v.parse().map_err(|e| format!("--addr: '{v}': {e}"))?);
+            }
+            _ => return Err(format!("{} (see --help)", arg.unexpected())),
+        }
+    }
+    Ok(Parsed::Run(a))
+}
+
+/// Reads `MemAvailable` from `/proc/meminfo`, in bytes.
+pub fn mem_available() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The most `conns x payload` a run may ask for: [`BURST_CAP`], or a quarter of `available`
+/// memory when that is less.
+///
+/// ```
+/// use slackwater_demo::cli::{BURST_CAP, burst_budget};
+/// assert_eq!(burst_budget(None), BURST_CAP);
+/// assert_eq!(burst_budget(Some(4 << 30)), 1 << 30);
+/// ```
+pub fn burst_budget(available: Option<u64>) -> u64 {
+    available.map_or(BURST_CAP, |m| (m / 4).min(BURST_CAP))
+}
+
+/// Refuses, with the reason, what a run cannot honour: no connections, no threads, a burst
+/// over the budget, more connections than the open-file limit allows, flags that do not
+/// apply. Raises the soft open-file limit to the hard one on the way (the processes this one
+/// starts inherit it).
+///
+/// # Errors
+/// A message that names the flag and says why.
+pub fn check(a: &Args) -> Result<(), String> {
+    if a.conns == 0 {
+        return Err("--conns 0: a run needs at least one connection".into());
+    }
+    if a.threads == 0 || a.threads > MAX_THREADS {
+        return Err(format!(
+            "--threads {}: each side needs 1 to {MAX_THREADS} poller threads",
+            a.threads
+        ));
+    }
+    if a.payload == 0 {
+        return Err("--payload 0: the burst echoes at least one DATA byte per connection".into());
+    }
+    let counts = match (&a.chart, &a.points) {
+        (None, Some(_)) => return Err("--points only applies with --chart".into()),
+        (Some(_), Some(p)) => p.clone(),
+        (Some(_), None) => default_points(),
+        (None, None) => vec![a.conns],
+    };
+    if counts.contains(&0) {
+        return Err("--points: every connection count must be at least 1".into());
+    }
+    let flag = if a.chart.is_some() {
+        "--points"
+    } else {
+        "--conns"
+    };
+    let most = counts.iter().copied().max().unwrap_or(a.conns);
+    sys::ensure_fds(most as u64 + 64).map_err(|e| format!("{flag} {most}: {e}"))?;
+    let budget = burst_budget(mem_available());
+    let burst = (most as u64).saturating_mul(a.payload as u64);
+    if burst > budget {
+        return Err(format!(
+            "--payload {} with {flag} {most}: {most} connections x {} B = {} MB in flight at \
+             once; the budget here is {} MB (at most 4 GiB and a quarter of MemAvailable; see \
+             --help)",
+            a.payload,
+            a.payload,
+            burst / 1_000_000,
+            budget / 1_000_000
+        ));
+    }
+    if a.keep_keys && !a.modes.contains(&Mode::Slackwater) {
+        return Err("--keep-keys only applies to the slackwater stack (--mode)".into());
+    }
+    Ok(())
+}
+
+fn default_points() -> Vec<usize> {
+    vec![1_000, 5_000, 10_000, 19_000]
+}
+
+fn common(a: &Args, conns: usize) -> Vec<String> {
+    let mut v = vec![
+        format!("--conns={conns}"),
+        format!("--payload={}", a.payload),
+        format!("--threads={}", a.threads),
+    ];
+    if a.keep_keys {
+        v.push("--keep-keys".into());
+    }
+    v
+}
+
+/// Runs one stack in a server process of its own and reads its report.
+fn run_one(a: &Args, mode: Mode, conns: usize) -> io::Result<Report> {
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["--role=server", &format!("--mode={}", mode.name())])
+        .args(common(a, conns))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let out = BufReader::new(child.stdout.take().ok_or(io::ErrorKind::BrokenPipe)?);
+    let mut report = None;
+    for line in out.lines() {
+        let line = line?;
+        if let Some(rest) = line.strip_prefix("report ") {
+            let values = rest
+                .split_whitespace()
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.parse().unwrap_or(f64::NAN)))
+                .collect();
+            report = Some(Report { mode, values });
+        }
+    }
+    let st = child.wait()?;
+    match report {
+        Some(r) if st.success() => Ok(r),
+        _ => Err(io::Error::other(format!(
+            "the {} server failed ({st})",
+            mode.name()
+        ))),
+    }
+}
+
+fn cpu() -> String {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{model}, {cores} cores")
+}
+
+/// Today's date (UTC) as YYYY-MM-DD.
+fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = secs.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn main_job(a: &Args) -> io::Result<()> {
+    let (date, cpu) = (today(), cpu());
+    if !a.json {
+        eprintln!(
+            "slackwater stack demo: {} connections, {} B burst per connection, {} threads per side",
+            a.conns, a.payload, a.threads
+        );
+        eprintln!("{date}, {cpu}");
+    }
+    let runs = a
+        .modes
+        .iter()
+        .map(|&m| run_one(a, m, a.conns))
+        .collect::<io::Result<Vec<_>>>()?;
+    check_runs(&runs)?;
+    if a.json {
+        println!("{}", json(&runs, &[("date", &date), ("cpu", &cpu)]));
+    } else if let [sw, base] = &runs[..] {
+        println!("\n{}", table(sw, base));
+        println!(
+            "ratio: how many times better slackwater is (baseline/slackwater for memory and \
+             latency, slackwater/baseline for throughput)"
+        );
+    } else {
+        for r in &runs {
+            for (k, v) in &r.values {
+                println!("{:<10} {k:<36} {v}", r.mode.name());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A run that lost or corrupted data, or left a pooled buffer in use, is a failure (the exit
+/// status says so), not just a line in the table.
+fn check_runs(runs: &[Report]) -> io::Result<()> {
+    for r in runs {
+        for key in [
+            "burst.corrupt",
+            "burst.client_errors",
+            "errors",
+            "idle.pool_in_use",
+            "again.pool_in_use",
+        ] {
+            let v = r.get(key);
+            if v != 0.0 {
+                return Err(io::Error::other(format!("{}: {key} = {v}", r.mode.name())));
+            }
+        }
+        let sent = r.get("conns") * r.get("payload");
+        if r.get("burst.echoed_bytes") != sent {
+            return Err(io::Error::other(format!(
+                "{}: {} of {sent} bytes came back",
+                r.mode.name(),
+                r.get("burst.echoed_bytes")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn chart(a: &Args, path: &str) -> io::Result<()> {
+    let mk = |name: &str, color, dashed| Series {
+        name: name.into(),
+        color,
+        dashed,
+        points: Vec::new(),
+    };
+    let mut series = [
+        mk("slackwater, idle", "#1f77b4", false),
+        mk("slackwater, idle after burst", "#1f77b4", true),
+        mk("baseline, idle", "#d62728", false),
+        mk("baseline, idle after burst", "#d62728", true),
+    ];
+    let mut runs = Vec::new();
+    for &n in a.points.as_deref().unwrap_or(&default_points()) {
+        for (i, mode) in [Mode::Slackwater, Mode::Baseline].into_iter().enumerate() {
+            let r = run_one(a, mode, n)?;
+            check_runs(std::slice::from_ref(&r))?;
+            let mib = |k: &str| (r.get(k) - r.get("rss_start")) / (1024.0 * 1024.0);
+            series[2 * i].points.push((n as f64, mib("idle.rss")));
+            series[2 * i + 1].points.push((n as f64, mib("again.rss")));
+            runs.push(r);
+        }
+    }
+    let title = format!(
+        "Server RSS above its start against idle connections (ALTS + HTTP/2)\n{}, {}, {} B \
+         burst per connection",
+        today(),
+        cpu(),
+        a.payload
+    );
+    std::fs::write(path, svg_chart(&title, &series))?;
+    eprintln!("wrote {path}");
+    for s in &series {
+        let pts: Vec<String> = s
+            .points
+            .iter()
+            .map(|(x, y)| format!("{x}: {y:.1} MiB"))
+            .collect();
+        println!("{:<30} {}", s.name, pts.join(", "));
+    }
+    if a.json {
+        println!("{}", json(&runs, &[("date", &today()), ("cpu", &cpu())]));
+    }
+    Ok(())
+}
+
+fn client_role(a: &Args) -> io::Result<()> {
+    let addr = a
+        .addr
+        .ok_or_else(|| io::Error::other("--addr: the client needs the server's address"))?;
+    let opts = ClientOptions {
+        addr,
+        conns: a.conns,
+        payload: a.payload,
+        threads: a.threads,
+        recv_buffer: None,
+    };
+    run_client(&opts, &mut io::stdin().lock(), &mut io::stdout())
+}
+
+fn server_role(a: &Args) -> io::Result<()> {
+    let opts = Options {
+        conns: a.conns,
+        payload: a.payload,
+        threads: a.threads,
+        mode: a.modes.first().copied().unwrap_or(Mode::Slackwater),
+        release_keys: !a.keep_keys,
+        ..Options::default()
+    };
+    let mut args = vec!["--role=client".to_string()];
+    args.extend(common(a, a.conns));
+    let r = run_server(&opts, |_, addr| Link::child(&args, addr))?;
+    let kv: Vec<String> = r.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut out = io::stdout().lock();
+    writeln!(out, "report {}", kv.join(" "))?;
+    out.flush()
+}
+
+/// The whole program: parses `std::env::args`, refuses what it cannot honour (exit status 2,
+/// the reason on stderr), prints `--help` on stdout (exit status 0), runs the role, and
+/// exits 1 when the run fails.
+pub fn main() -> ExitCode {
+    let a = match parse(std::env::args_os().skip(1)) {
+        Ok(Parsed::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Parsed::Run(a)) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = if a.role == Role::Main {
+        check(&a)
+    } else {
+        Ok(())
+    } {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let r = match a.role {
+        Role::Client => client_role(&a),
+        Role::Server => server_role(&a),
+        Role::Main => match &a.chart {
+            Some(path) => chart(&a, path),
+            None => main_job(&a),
+        },
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\nerror: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Args, String> {
+        match parse(args.iter().map(Into::into))? {
+            Parsed::Run(a) => Ok(a),
+            Parsed::Help => Err("help".into()),
+        }
+    }
+
+    #[test]
+    fn both_value_forms_and_digit_groups() {
+        assert_eq!(run(&["--conns=10"]).unwrap().conns, 10);
+        assert_eq!(run(&["--conns", "10_000"]).unwrap().conns, 10_000);
+        assert_eq!(run(&["-h"]).unwrap_err(), "help");
+        assert!(run(&["--conns", "x"]).unwrap_err().contains("--conns"));
+        assert!(run(&["--bogus"]).unwrap_err().contains("--bogus"));
+        assert!(run(&["--mode", "nope"]).unwrap_err().contains("--mode"));
+    }
+
+    #[test]
+    fn refusals_name_the_flag() {
+        for (args, flag) in [
+            (&["--conns", "0"][..], "--conns"),
+            (&["--threads", "0"], "--threads"),
+            (&["--payload", "0"], "--payload"),
+            (&["--payload", "100000000", "--conns", "2000"], "--payload"),
+            (&["--conns", "100000000"], "--conns"),
+            (&["--points", "10"], "--points"),
+            (&["--mode", "baseline", "--keep-keys"], "--keep-keys"),
+        ] {
+            let e = check(&run(args).unwrap()).unwrap_err();
+            assert!(e.contains(flag), "{args:?}: {e}");
+        }
+        check(&run(&["--conns", "10"]).unwrap()).unwrap();
+    }
+}

@@ -1,0 +1,80 @@
+//! The main job's command line, run as a user runs it (the crate's binary, which is the
+//! `stack` example's program): help, refusals, and the `--flag=value` form.
+
+use std::process::{Command, Output};
+
+fn stack(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_slackwater-demo"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn help_goes_to_stdout_and_exits_0() {
+    for flag in ["--help", "-h"] {
+        let o = stack(&[flag]);
+        assert!(o.status.success(), "{flag}: {:?}", o.status);
+        let out = text(&o.stdout);
+        assert!(out.contains("usage: stack"), "{out}");
+        for f in [
+            "--conns",
+            "--payload",
+            "--threads",
+            "--mode",
+            "--json",
+            "--chart",
+        ] {
+            assert!(out.contains(f), "--help does not mention {f}");
+        }
+        assert!(o.stderr.is_empty(), "{}", text(&o.stderr));
+    }
+}
+
+/// Each refused command line: a non-zero exit before anything runs, and a message on stderr
+/// that names the flag and says why.
+#[test]
+fn refusals_name_the_flag_and_exit_non_zero() {
+    for (args, flag, why) in [
+        (&["--conns", "0"][..], "--conns", "at least one connection"),
+        (&["--conns=0"], "--conns", "at least one connection"),
+        (&["--threads", "0"], "--threads", "1 to 64"),
+        (&["--threads=65"], "--threads", "1 to 64"),
+        (&["--payload", "0"], "--payload", "at least one DATA byte"),
+        (
+            &["--payload", "100000000", "--conns", "2000"],
+            "--payload",
+            "budget",
+        ),
+        (&["--conns", "10000000"], "--conns", "open files"),
+        (&["--mode", "quic"], "--mode", "unknown mode 'quic'"),
+        (&["--conns", "ten"], "--conns", "not a whole number"),
+        (&["--conns"], "--conns", "missing"),
+        (&["--frobnicate"], "--frobnicate", "invalid option"),
+        (
+            &["--points", "10,20"],
+            "--points",
+            "only applies with --chart",
+        ),
+        (
+            &["--mode", "baseline", "--keep-keys"],
+            "--keep-keys",
+            "slackwater",
+        ),
+    ] {
+        let t = std::time::Instant::now();
+        let o = stack(args);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(flag) && err.contains(why), "{args:?}: {err}");
+        assert!(o.stdout.is_empty(), "{args:?}");
+        assert!(
+            t.elapsed().as_secs() < 5,
+            "{args:?} was refused only after a run"
+        );
+    }
+}
