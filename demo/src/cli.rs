@@ -5,7 +5,7 @@
 //! The `stack` example and the crate's `slackwater-demo` binary are both [`main`].
 
 use crate::report::{Series, json, svg_chart, table};
-use crate::{ClientOptions, Link, Mode, Options, Report, run_client, run_server, sys};
+use crate::{ClientOptions, DieAt, Link, Mode, Options, Report, run_client, run_server, sys};
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Write};
 use std::process::{Command, ExitCode, Stdio};
@@ -79,6 +79,8 @@ pub struct Args {
     pub points: Option<Vec<usize>>,
     /// The server's address (client role, hidden).
     pub addr: Option<std::net::SocketAddr>,
+    /// Test hook (hidden flag `--client-die-at`): the client kills itself there.
+    pub die_at: Option<DieAt>,
 }
 
 impl Default for Args {
@@ -94,6 +96,7 @@ impl Default for Args {
             chart: None,
             points: None,
             addr: None,
+            die_at: None,
         }
     }
 }
@@ -175,6 +178,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
                     r => return Err(format!("--role: unknown role '{r}'")),
                 }
             }
+            Long("client-die-at") => {
+                let v = text("--client-die-at", p.value().map_err(err)?)?;
+                a.die_at =
+                    Some(DieAt::parse(&v).ok_or(format!("--client-die-at: unknown point '{v}'"))?);
+            }
             Long("addr") => {
                 let v = text("--addr", p.value().map_err(err)?)?;
                 a.addr = Some(v.parse().map_err(|e| format!("--addr: '{v}': {e}"))?);
@@ -197,11 +205,11 @@ pub fn mem_available() -> Option<u64> {
 /// memory when that is less.
 ///
 /// ```
-/// use slackwater_demo::cli::{BURST_CAP, burst_budget};
-/// assert_eq!(burst_budget(None), BURST_CAP);
-/// assert_eq!(burst_budget(Some(4 << 30)), 1 << 30);
+/// use slackwater_demo::cli::{BURST_CAP, burst_cap};
+/// assert_eq!(burst_cap(None), BURST_CAP);
+/// assert_eq!(burst_cap(Some(4 << 30)), 1 << 30);
 /// ```
-pub fn burst_budget(available: Option<u64>) -> u64 {
+pub fn burst_cap(available: Option<u64>) -> u64 {
     available.map_or(BURST_CAP, |m| (m / 4).min(BURST_CAP))
 }
 
@@ -241,7 +249,7 @@ pub fn check(a: &Args) -> Result<(), String> {
     };
     let most = counts.iter().copied().max().unwrap_or(a.conns);
     sys::ensure_fds(most as u64 + 64).map_err(|e| format!("{flag} {most}: {e}"))?;
-    let budget = burst_budget(mem_available());
+    let budget = burst_cap(mem_available());
     let burst = (most as u64).saturating_mul(a.payload as u64);
     if burst > budget {
         return Err(format!(
@@ -272,6 +280,9 @@ fn common(a: &Args, conns: usize) -> Vec<String> {
     ];
     if a.keep_keys {
         v.push("--keep-keys".into());
+    }
+    if let Some(d) = a.die_at {
+        v.push(format!("--client-die-at={}", d.name()));
     }
     v
 }
@@ -457,8 +468,9 @@ fn client_role(a: &Args) -> io::Result<()> {
         payload: a.payload,
         threads: a.threads,
         recv_buffer: None,
+        die_at: a.die_at,
     };
-    run_client(&opts, &mut io::stdin().lock(), &mut io::stdout())
+    run_client(&opts, BufReader::new(io::stdin()), &mut io::stdout())
 }
 
 fn server_role(a: &Args) -> io::Result<()> {

@@ -32,16 +32,18 @@ pub mod sys;
 mod wire;
 mod worker;
 
-pub use client::{ClientOptions, run_client};
+pub use client::{ClientOptions, DieAt, burst_budget, run_client};
 pub use worker::Census;
 
 use slackwater_alts::Side;
 use slackwater_ready::{Pool, global};
+use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError, channel};
 use std::time::{Duration, Instant};
 use worker::{Cmd, Counters, Factory, Worker};
 
@@ -126,12 +128,50 @@ impl Default for Options {
     }
 }
 
-/// The control channel to the client: where its lines come from and where ours go.
+/// Lines read from a control channel by a thread of their own, so that every wait can also
+/// look at whether the other side is still there. The channel disconnects at EOF.
+pub(crate) fn line_reader(
+    mut rx: impl BufRead + Send + 'static,
+    name: &str,
+) -> io::Result<Receiver<String>> {
+    let (tx, lines) = channel();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let mut line = String::new();
+            while matches!(rx.read_line(&mut line), Ok(n) if n > 0) {
+                if tx.send(line.trim_end().to_string()).is_err() {
+                    break;
+                }
+                line.clear();
+            }
+        })?;
+    Ok(lines)
+}
+
+/// How often every wait looks at the client (its process, its control channel).
+pub(crate) const LIVENESS: Duration = Duration::from_millis(100);
+
+/// The control channel to the client: where its lines come from and where ours go, and the
+/// client itself (a child process or a thread), watched in every wait.
 pub struct Link {
-    rx: Box<dyn BufRead + Send>,
+    lines: Receiver<String>,
+    pending: VecDeque<String>,
+    /// The control channel reached EOF.
+    eof: bool,
     tx: Box<dyn Write + Send>,
     child: Option<Child>,
     thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+/// How a client process ended, for a message: "signal 9", "exit code 1".
+fn how(st: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (st.signal(), st.code()) {
+        (Some(sig), _) => format!("signal {sig}"),
+        (None, Some(code)) => format!("exit code {code}"),
+        _ => st.to_string(),
+    }
 }
 
 impl Link {
@@ -142,14 +182,13 @@ impl Link {
     /// If the process cannot be started.
     ///
     /// ```no_run
-    /// let link = slackwater_demo::Link::child(&["--role".into(), "client".into()],
+    /// let link = slackwater_demo::Link::child(&["--role=client".into()],
     ///     "127.0.0.1:9".parse().unwrap()).unwrap();
     /// ```
     pub fn child(args: &[String], addr: SocketAddr) -> io::Result<Link> {
         let mut child = Command::new(std::env::current_exe()?)
             .args(args)
-            .arg("--addr")
-            .arg(addr.to_string())
+            .arg(format!("--addr={addr}"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -157,7 +196,9 @@ impl Link {
         let rx = BufReader::new(child.stdout.take().ok_or(io::ErrorKind::BrokenPipe)?);
         let tx = child.stdin.take().ok_or(io::ErrorKind::BrokenPipe)?;
         Ok(Link {
-            rx: Box::new(rx),
+            lines: line_reader(rx, "client-lines")?,
+            pending: VecDeque::new(),
+            eof: false,
             tx: Box::new(tx),
             child: Some(child),
             thread: None,
@@ -182,32 +223,103 @@ impl Link {
             payload: opts.payload,
             threads: opts.threads,
             recv_buffer: opts.client_recv_buffer,
+            die_at: None,
         };
         let b2 = b.try_clone()?;
         let thread = std::thread::Builder::new()
             .name("demo-client".into())
-            .spawn(move || run_client(&copts, &mut BufReader::new(b), &mut { b2 }))?;
+            .spawn(move || run_client(&copts, BufReader::new(b), &mut { b2 }))?;
         Ok(Link {
-            rx: Box::new(BufReader::new(a.try_clone()?)),
+            lines: line_reader(BufReader::new(a.try_clone()?), "client-lines")?,
+            pending: VecDeque::new(),
+            eof: false,
             tx: Box::new(a),
             child: None,
             thread: Some(thread),
         })
     }
 
-    fn send(&mut self, line: &str) -> io::Result<()> {
-        writeln!(self.tx, "{line}")?;
-        self.tx.flush()
-    }
-
-    fn expect(&mut self, word: &str) -> io::Result<String> {
-        let mut line = String::new();
-        if self.rx.read_line(&mut line)? == 0 {
+    /// `Ok` while the client is there; otherwise an error that says how it ended and what
+    /// we were doing (`phase`, e.g. "while the connections were idle").
+    fn alive(&mut self, phase: &str) -> io::Result<()> {
+        loop {
+            match self.lines.try_recv() {
+                Ok(l) => self.pending.push_back(l),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    self.eof = true;
+                    break;
+                }
+            }
+        }
+        // A client that closed its end is about to exit: give it a moment to say how.
+        let patience = if self.eof { 20 } else { 1 };
+        for i in 0..patience {
+            let status = match self.child.as_mut() {
+                Some(c) => c.try_wait()?,
+                None => None,
+            };
+            if let Some(st) = status {
+                use std::os::unix::process::ExitStatusExt;
+                let verb = if st.signal().is_some() {
+                    "died"
+                } else {
+                    "exited"
+                };
+                return Err(io::Error::other(format!(
+                    "the client process {verb} ({}) {phase}",
+                    how(st)
+                )));
+            }
+            if self.thread.as_ref().is_some_and(|t| t.is_finished()) {
+                let r = self.thread.take().map(|t| t.join());
+                let why = match r {
+                    Some(Ok(Err(e))) => e.to_string(),
+                    Some(Err(_)) => "it panicked".into(),
+                    _ => "no error".into(),
+                };
+                return Err(io::Error::other(format!(
+                    "the client thread ended ({why}) {phase}"
+                )));
+            }
+            if i + 1 < patience {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        if self.eof {
             return Err(io::Error::other(format!(
-                "the client exited while we waited for '{word}'"
+                "the client closed its control channel {phase}"
             )));
         }
-        let line = line.trim_end().to_string();
+        Ok(())
+    }
+
+    fn send(&mut self, line: &str, phase: &str) -> io::Result<()> {
+        let r = writeln!(self.tx, "{line}").and_then(|()| self.tx.flush());
+        // A write to a client that is gone (broken pipe) is explained by how it went.
+        r.or_else(|e| self.alive(phase).and(Err(e)))
+    }
+
+    /// Waits for the client's next line, which must start with `word`; returns the rest.
+    fn expect(&mut self, word: &str, phase: &str, deadline: Duration) -> io::Result<String> {
+        let t0 = Instant::now();
+        let line = loop {
+            if let Some(l) = self.pending.pop_front() {
+                break l;
+            }
+            self.alive(phase)?;
+            match self.lines.recv_timeout(LIVENESS) {
+                Ok(l) => break l,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => self.eof = true,
+            }
+            if t0.elapsed() > deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the client did not say '{word}' in {deadline:?} {phase}"),
+                ));
+            }
+        };
         match line.strip_prefix(word) {
             Some(rest) => Ok(rest.trim().to_string()),
             None => Err(io::Error::other(format!(
@@ -228,6 +340,18 @@ impl Link {
                 .map_err(|_| io::Error::other("client thread panicked"))??;
         }
         Ok(())
+    }
+}
+
+impl Drop for Link {
+    /// A client process still running when the run gives up is killed, not left behind.
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            if matches!(c.try_wait(), Ok(None)) {
+                let _ = c.kill();
+            }
+            let _ = c.wait();
+        }
     }
 }
 
@@ -293,9 +417,14 @@ impl Report {
     }
 }
 
-fn wait_for(what: &str, deadline: Duration, mut ok: impl FnMut() -> bool) -> io::Result<()> {
+/// Waits until `ok` says so (it may also fail: a client that died), looking every 5 ms.
+pub(crate) fn wait_for(
+    what: &str,
+    deadline: Duration,
+    mut ok: impl FnMut() -> io::Result<bool>,
+) -> io::Result<()> {
     let t0 = Instant::now();
-    while !ok() {
+    while !ok()? {
         if t0.elapsed() > deadline {
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
@@ -307,9 +436,14 @@ fn wait_for(what: &str, deadline: Duration, mut ok: impl FnMut() -> bool) -> io:
     Ok(())
 }
 
-/// Waits until every connection has been quiet for at least two sweeps.
-fn settle() {
-    std::thread::sleep(worker::SWEEP * 4);
+/// Waits until every connection has been quiet for at least two sweeps, watching the client.
+fn settle(link: &mut Link, phase: &str) -> io::Result<()> {
+    let until = Instant::now() + worker::SWEEP * 4;
+    while Instant::now() < until {
+        link.alive(phase)?;
+        std::thread::sleep(LIVENESS.min(until.saturating_duration_since(Instant::now())));
+    }
+    Ok(())
 }
 
 fn factory(opts: &Options, counters: &'static Counters) -> Arc<Factory> {
@@ -359,7 +493,7 @@ pub fn run_server(
     ] {
         report.set(k, v as f64);
     }
-    settle();
+    std::thread::sleep(worker::SWEEP * 4);
     let rss0 = sys::rss_bytes();
     report.set("rss_start", rss0 as f64);
     let mut link = client(opts, listener.local_addr()?)?;
@@ -392,6 +526,10 @@ pub fn run_server(
                 last_accept = Instant::now();
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                link.alive(&format!(
+                    "while connections were opening: {accepted} of {} arrived",
+                    opts.conns
+                ))?;
                 if last_accept.elapsed() > Duration::from_secs(60) {
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,
@@ -407,24 +545,43 @@ pub fn run_server(
             last_progress = Instant::now();
         }
     }
+    let handshakes = || {
+        format!(
+            "while the handshakes completed: {} of {} done",
+            counters.ready.load(Relaxed),
+            opts.conns
+        )
+    };
     wait_for(
         "the server side of every handshake",
         Duration::from_secs(120),
-        || counters.ready.load(Relaxed) >= opts.conns,
+        || {
+            link.alive(&handshakes())?;
+            Ok(counters.ready.load(Relaxed) >= opts.conns)
+        },
     )?;
-    link.expect("ready")?;
+    link.expect("ready", &handshakes(), Duration::from_secs(120))?;
     progress(accepted, true);
     report.set("open_secs", t0.elapsed().as_secs_f64());
 
     // Phase 1: idle.
-    settle();
+    const IDLE: &str = "while the connections were idle";
+    settle(&mut link, IDLE)?;
     report.snapshot("idle", opts, &workers, rss0)?;
 
     // Phase 2: burst.
     let frames0 = counters.frames_in.load(Relaxed);
     let t1 = Instant::now();
-    link.send("burst")?;
-    let done = link.expect("done")?;
+    let total = (opts.conns as u64).saturating_mul(opts.payload as u64);
+    let burst = |c: &Counters| {
+        format!(
+            "during the burst: {} of {total} DATA bytes had arrived",
+            c.bytes_in.load(Relaxed)
+        )
+    };
+    link.send("burst", &burst(counters))?;
+    // The client gives up on its own after its budget (see ClientOptions); this is a backstop.
+    let done = link.expect("done", &burst(counters), burst_budget(total) * 2)?;
     let secs = t1.elapsed().as_secs_f64();
     let frames = counters.frames_in.load(Relaxed) - frames0;
     let mut client_vals = Report {
@@ -454,18 +611,21 @@ pub fn run_server(
     );
 
     // Phase 3: idle again, then trimmed.
-    settle();
+    const AGAIN: &str = "while the connections were idle after the burst";
+    settle(&mut link, AGAIN)?;
     report.snapshot("again", opts, &workers, rss0)?;
     // Every poller thread trims its own cache of the pool, then this thread the rest.
     Worker::trim_all(&workers, opts.pool)?;
     sys::release_free_heap();
-    settle();
+    settle(&mut link, AGAIN)?;
     report.snapshot("trimmed", opts, &workers, rss0)?;
 
-    link.send("close")?;
-    link.expect("bye")?;
+    const CLOSING: &str = "while the connections were closing";
+    link.send("close", CLOSING)?;
+    link.expect("bye", CLOSING, Duration::from_secs(60))?;
+    // The client has exited or is exiting now: no more liveness checks.
     wait_for("every connection to close", Duration::from_secs(60), || {
-        counters.closed.load(Relaxed) + counters.errors.load(Relaxed) >= opts.conns
+        Ok(counters.closed.load(Relaxed) + counters.errors.load(Relaxed) >= opts.conns)
     })?;
     report.set("errors", counters.errors.load(Relaxed) as f64);
     drop(workers);
