@@ -51,8 +51,12 @@ pub(crate) fn is_typed(e: &io::Error) -> bool {
             | AltsError::AuthenticationFailed
             | AltsError::CounterExhausted,
         ) => true,
+        // The stream ended inside a record: typed, and an `UnexpectedEof` for `io` callers.
+        Some(AltsError::Truncated { buffered }) => {
+            *buffered > 0 && e.kind() == io::ErrorKind::UnexpectedEof
+        }
         Some(_) => false,
-        None => e.kind() == io::ErrorKind::UnexpectedEof,
+        None => false,
     }
 }
 

@@ -88,10 +88,12 @@ enum End {
 ///    equal large records is then read one record per read, each in a buffer of its own). The
 ///    hint is never above `R`, so no read at a boundary asks for more than `R`.
 /// 3. **Inside a record of `t` bytes with `h` received**, the buffer holding it is replaced
-///    only when it is full (or smaller than `min(t, R)`), by one of `min(t, max(2h, R))`
-///    bytes: a record dribbled in small pieces costs O(log t) buffers and copies, and a peer
-///    that announces a large record and goes quiet makes us hold at most `max(2h, R)` bytes,
-///    never `t`. The header rule decides `t` (and may refuse it) before any buffer for the
+///    only when it is full (or smaller than `min(t, R)`), by `class(min(t, max(2h, R)))`: a
+///    record dribbled in small pieces costs O(log t) buffers and copies, and a peer that
+///    announces a large record and goes quiet makes us hold one buffer of
+///    `class(min(t, max(2h, R)))` — rounded up to a pool class (with the default classes, a
+///    64 KiB record with 32 KiB + 1 byte received sits in the 1 MiB class), never sized from
+///    `t` alone. The header rule decides `t` (and may refuse it) before any buffer for the
 ///    body is taken, so a hostile length costs nothing.
 /// 4. **Before waiting inside a record**, its received part moves into a buffer of
 ///    `class(t)` if the one holding it is of a larger class (`class(n)` while the rule still
@@ -565,7 +567,8 @@ impl Assembler {
     /// truncated to `range`) unless `range` is so much smaller than it that a kept result
     /// would pin `ratio` times its size or more, in which case `range` is copied into a
     /// buffer of its own class; when bytes are kept, whichever of `range` and the kept bytes
-    /// is smaller is copied into a new buffer. The buffer must not be shared
+    /// is smaller is copied into a new buffer. When nothing is kept, the next read at the
+    /// boundary is sized after the bytes consumed (rule 2). The buffer must not be shared
     /// ([`view`](Assembler::view)).
     ///
     /// # Errors
@@ -599,6 +602,9 @@ impl Assembler {
         };
         let tail = b.len() - keep_from;
         if tail == 0 {
+            // The records ended exactly at the end of what was read: size the next read after
+            // them (rule 2), as `consume_record` does.
+            self.hint = next_read_size(keep_from, self.read_size);
             if range.len().saturating_mul(ratio.max(1)) < b.capacity() {
                 let mut out = pool.get(range.len())?;
                 let _ = out.extend_from_slice(&b[range]);

@@ -27,10 +27,14 @@
 //! * [`PooledReader`]: an `io::Read` over any `ReadyRead` whose buffer comes from the pool
 //!   on demand and goes back the moment it is drained.
 //! * [`Buffered`]: the slow path for sources without readiness (pipes in tests, TLS streams).
+//! * Feature `tokio`: `TokioFd`, the same reader and writer over tokio's sockets, and
+//!   `ReadyPoll`, the async form of this crate's traits (readiness from tokio, then the
+//!   non-blocking forms), which the ALTS and HTTP/2 layers forward.
 //!
 //! The pool types this crate's API uses are re-exported: [`Pool`], [`Buf`], [`global`].
 #![deny(missing_docs)]
 #![cfg(unix)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod assembler;
 mod buffered;
@@ -39,6 +43,8 @@ mod poller;
 mod reader;
 mod sticky;
 mod sys;
+#[cfg(feature = "tokio")]
+mod tokio;
 mod write;
 
 pub use assembler::{Assembler, Framing, RecordError};
@@ -49,6 +55,8 @@ pub use reader::PooledReader;
 pub use slackwater_pool::{self as pool, Buf, Pool, PoolError, PoolHandle, SharedBuf, global};
 pub use sticky::{RepeatedError, is_transient, repeat_error};
 pub use write::{DEFAULT_HIGH_WATER, ReadyWrite, WriteQueue};
+#[cfg(feature = "tokio")]
+pub use self::tokio::{ReadyPoll, TokioFd, TokioSource};
 
 use std::io;
 

@@ -357,8 +357,9 @@ impl WriteQueue {
     /// with the last one. `Interrupted` is retried.
     ///
     /// # Errors
-    /// `WouldBlock`; `WriteZero` if `write` takes nothing; any other error is fatal: the queue
-    /// drops its buffers and returns it again from every later call.
+    /// `WouldBlock` (the rest stays queued). Everything else is fatal — `WriteZero` if `write`
+    /// takes nothing, or the transport's error: the queue drops its buffers and returns that
+    /// error again from every later call.
     ///
     /// ```
     /// use slackwater_ready::{WriteQueue, global};

@@ -806,3 +806,24 @@ fn prepended_bytes_come_before_the_transport() {
     assert!(next(&mut a, &mut s, &pool, true).unwrap().is_none());
     assert_eq!(pool.stats().in_use(), 0);
 }
+
+/// Rule 2 holds for records handed out with `split_out` too (the ALTS layer's path): after a
+/// record that ended exactly at the end of a read, the next boundary read asks for its size.
+#[test]
+fn split_out_sizes_the_next_read_after_what_it_consumed() {
+    const R: usize = 32 * 1024;
+    let pool = Pool::new();
+    let mut s = Script::new([
+        Step::Data(rec(20_000, 1)),
+        Step::Data(rec(20_000, 2)),
+        Step::Data(rec(100, 3)),
+        Step::Eof,
+    ]);
+    let mut a = Assembler::new(R);
+    while let Some(n) = next(&mut a, &mut s, &pool, true).unwrap() {
+        drop(a.split_out(4..n, n, &pool, 16).unwrap());
+    }
+    // The read after the small record (it meets the end) is back to R.
+    assert_eq!(s.reads(), [R, 20_000, 20_000, R]);
+    assert_eq!(pool.stats().in_use(), 0);
+}
