@@ -4,7 +4,7 @@
 //!
 //! The `stack` example and the crate's `slackwater-demo` binary are both [`main`].
 
-use crate::report::{Series, json, svg_chart, table};
+use crate::report::{Series, json, report_from_json, report_json, svg_chart, table};
 use crate::{ClientOptions, DieAt, Link, Mode, Options, Report, run_client, run_server, sys};
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Write};
@@ -300,12 +300,7 @@ fn run_one(a: &Args, mode: Mode, conns: usize) -> io::Result<Report> {
     for line in out.lines() {
         let line = line?;
         if let Some(rest) = line.strip_prefix("report ") {
-            let values = rest
-                .split_whitespace()
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.parse().unwrap_or(f64::NAN)))
-                .collect();
-            report = Some(Report { mode, values });
+            report = Some(report_from_json(rest).map_err(io::Error::other)?);
         }
     }
     let st = child.wait()?;
@@ -485,9 +480,8 @@ fn server_role(a: &Args) -> io::Result<()> {
     let mut args = vec!["--role=client".to_string()];
     args.extend(common(a, a.conns));
     let r = run_server(&opts, |_, addr| Link::child(&args, addr))?;
-    let kv: Vec<String> = r.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let mut out = io::stdout().lock();
-    writeln!(out, "report {}", kv.join(" "))?;
+    writeln!(out, "report {}", report_json(&r))?;
     out.flush()
 }
 

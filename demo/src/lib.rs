@@ -38,8 +38,8 @@ pub use worker::Census;
 use slackwater_alts::Side;
 use slackwater_ready::{Pool, global};
 use std::collections::VecDeque;
-use std::io::{self, BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{self, BufRead, BufReader, IsTerminal, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -475,9 +475,8 @@ pub fn run_server(
 ) -> io::Result<Report> {
     sys::ensure_fds(opts.conns as u64 + 64).map_err(io::Error::other)?;
     let counters = Counters::leak();
-    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let listener = sys::listen(([127, 0, 0, 1], 0).into(), 4096)?;
     listener.set_nonblocking(true)?;
-    sys::set_backlog(&listener, 4096)?;
     let factory = factory(opts, counters);
     let workers = (0..opts.threads.max(1))
         .map(|i| Worker::spawn(format!("server-{i}"), factory.clone(), counters))
@@ -503,16 +502,24 @@ pub fn run_server(
     let mut last_progress = Instant::now();
     let mut last_accept = Instant::now();
     let mut accepted = 0;
+    // Redrawn in place on a terminal; elsewhere (a log, a pipe) only the final line.
+    let tty = io::stderr().is_terminal();
     let progress = |accepted: usize, done: bool| {
-        if !opts.quiet {
-            eprint!(
-                "\r  {:>10}: {accepted:>6}/{} connections open, {:>6} handshakes done{}",
-                opts.mode.name(),
-                opts.conns,
-                counters.ready.load(Relaxed),
-                if done { "\n" } else { "" }
-            );
+        if opts.quiet || !(tty || done) {
+            return;
         }
+        eprint!(
+            "{}  {:>10}: {accepted:>6}/{} connections open, {:>6} handshakes done{}",
+            if tty { "\r" } else { "" },
+            opts.mode.name(),
+            opts.conns,
+            counters.ready.load(Relaxed),
+            if done {
+                format!(" in {:.1} s\n", t0.elapsed().as_secs_f64())
+            } else {
+                String::new()
+            }
+        );
     };
     while accepted < opts.conns {
         match listener.accept() {
@@ -597,8 +604,9 @@ pub fn run_server(
     report.set("burst.secs", secs);
     report.set("burst.mb_s", echoed / secs / 1e6);
     report.set("burst.frames_s", frames as f64 / secs);
-    report.set("burst.ping_p50_us", client_vals.get("p50_us"));
-    report.set("burst.ping_p99_us", client_vals.get("p99_us"));
+    // Microseconds from the client, milliseconds in the report (the README's unit).
+    report.set("burst.ping_p50_ms", client_vals.get("p50_us") / 1e3);
+    report.set("burst.ping_p99_ms", client_vals.get("p99_us") / 1e3);
     report.set("burst.echoed_bytes", echoed);
     report.set(
         "burst.corrupt",

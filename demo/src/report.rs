@@ -1,6 +1,7 @@
 //! Turning [`Report`]s into the side-by-side table, JSON, and the RSS chart (SVG).
 
 use crate::Report;
+use serde_json::{Map, Value, json};
 use std::fmt::Write as _;
 
 /// How a row compares the two stacks.
@@ -56,13 +57,13 @@ const ROWS: &[(&str, &str, Better)] = &[
         Better::Higher,
     ),
     (
-        "burst: PING round trip p50 (us)",
-        "burst.ping_p50_us",
+        "burst: PING round trip p50 (ms)",
+        "burst.ping_p50_ms",
         Better::Lower,
     ),
     (
-        "burst: PING round trip p99 (us)",
-        "burst.ping_p99_us",
+        "burst: PING round trip p99 (ms)",
+        "burst.ping_p99_ms",
         Better::Lower,
     ),
     ("burst: corrupt DATA frames", "burst.corrupt", Better::None),
@@ -176,28 +177,48 @@ pub fn table(sw: &Report, base: &Report) -> String {
     s
 }
 
-fn json_str(s: &str) -> String {
-    let mut o = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(o, "\\u{:04x}", c as u32);
-            }
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
+/// One report as JSON: `{"mode": …, "values": {name: number or null, …}}` (NaN, a value
+/// that was not measured, is `null`).
+///
+/// ```
+/// use slackwater_demo::{Mode, Report, report::report_json};
+/// let r = Report { mode: Mode::Slackwater, values: vec![("conns".into(), 3.0)] };
+/// assert_eq!(report_json(&r).to_string(), r#"{"mode":"slackwater","values":{"conns":3.0}}"#);
+/// ```
+pub fn report_json(r: &Report) -> Value {
+    let values: Map<String, Value> = r
+        .values
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(*v)))
+        .collect();
+    json!({ "mode": r.mode.name(), "values": values })
 }
 
-fn json_num(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v}")
-    } else {
-        "null".into()
-    }
+/// Reads [`report_json`]'s output back (`null` becomes NaN).
+///
+/// # Errors
+/// Text that is not such an object.
+///
+/// ```
+/// use slackwater_demo::{Mode, Report, report::{report_json, report_from_json}};
+/// let r = Report { mode: Mode::Baseline, values: vec![("x".into(), f64::NAN)] };
+/// let back = report_from_json(&report_json(&r).to_string()).unwrap();
+/// assert_eq!(back.mode, Mode::Baseline);
+/// assert!(back.get("x").is_nan());
+/// ```
+pub fn report_from_json(text: &str) -> Result<Report, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let mode = v["mode"]
+        .as_str()
+        .and_then(crate::Mode::parse)
+        .ok_or("no mode")?;
+    let values = v["values"]
+        .as_object()
+        .ok_or("no values")?
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_f64().unwrap_or(f64::NAN)))
+        .collect();
+    Ok(Report { mode, values })
 }
 
 /// One JSON object: `{"runs": [{"mode": …, "values": {name: number, …}}, …], …}` plus the
@@ -207,29 +228,15 @@ fn json_num(v: f64) -> String {
 /// use slackwater_demo::{Mode, Report, report::json};
 /// let r = Report { mode: Mode::Slackwater, values: vec![("conns".into(), 3.0)] };
 /// assert_eq!(json(&[r], &[("cpu", "x")]),
-///            r#"{"cpu":"x","runs":[{"mode":"slackwater","values":{"conns":3}}]}"#);
+///            r#"{"cpu":"x","runs":[{"mode":"slackwater","values":{"conns":3.0}}]}"#);
 /// ```
 pub fn json(runs: &[Report], meta: &[(&str, &str)]) -> String {
-    let mut s = String::from("{");
-    for (k, v) in meta {
-        let _ = write!(s, "{}:{},", json_str(k), json_str(v));
-    }
-    s.push_str("\"runs\":[");
-    for (i, r) in runs.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        let _ = write!(s, "{{\"mode\":{},\"values\":{{", json_str(r.mode.name()));
-        for (j, (k, v)) in r.values.iter().enumerate() {
-            if j > 0 {
-                s.push(',');
-            }
-            let _ = write!(s, "{}:{}", json_str(k), json_num(*v));
-        }
-        s.push_str("}}");
-    }
-    s.push_str("]}");
-    s
+    let mut o: Map<String, Value> = meta
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::from(*v)))
+        .collect();
+    o.insert("runs".into(), runs.iter().map(report_json).collect());
+    Value::Object(o).to_string()
 }
 
 /// One line of the chart: a name, a colour, a dash pattern, and `(connections, MiB)` points.

@@ -1,8 +1,9 @@
-//! The few OS facts and knobs the demo needs (Linux first; other Unixes where noted).
+//! The few OS facts and knobs the demo needs (Linux first; other Unixes where noted): socket
+//! options through `socket2`; `getrlimit`, `sysconf` and `malloc_trim` through `libc`.
 
+use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
-use std::net::TcpStream;
-use std::os::fd::AsRawFd;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 
 /// Resident set size of this process in bytes (`/proc/self/statm`; 0 where there is none).
 pub fn rss_bytes() -> u64 {
@@ -64,92 +65,34 @@ pub fn release_free_heap() {
     }
 }
 
-fn setsockopt_int(sock: &TcpStream, level: i32, name: i32, v: i32) -> io::Result<()> {
-    // SAFETY: `v` outlives the call and its size is passed with it.
-    let r = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            level,
-            name,
-            (&v as *const i32).cast(),
-            size_of::<i32>() as libc::socklen_t,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
 /// Sets `SO_SNDBUF` (tests use a small one so that output has to wait for writability).
 ///
 /// # Errors
 /// The OS error.
 pub fn set_send_buffer(sock: &TcpStream, bytes: usize) -> io::Result<()> {
-    setsockopt_int(
-        sock,
-        libc::SOL_SOCKET,
-        libc::SO_SNDBUF,
-        i32::try_from(bytes).unwrap_or(i32::MAX),
-    )
+    socket2::SockRef::from(sock).set_send_buffer_size(bytes)
 }
 
-/// Raises a listening socket's accept backlog (std listens with 128; calling `listen` again
-/// on a listening socket changes it on Linux, capped by `net.core.somaxconn`).
+/// A listening socket on `addr` with an accept backlog of `backlog` (std listens with 128;
+/// the kernel caps it at `net.core.somaxconn`).
 ///
 /// # Errors
-/// The OS error.
-pub fn set_backlog(listener: &std::net::TcpListener, n: i32) -> io::Result<()> {
-    // SAFETY: listen on a valid, owned listening socket.
-    if unsafe { libc::listen(listener.as_raw_fd(), n) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+/// The OS error of `socket`, `bind` or `listen`.
+pub fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    sock.bind(&addr.into())?;
+    sock.listen(backlog)?;
+    Ok(sock.into())
 }
 
-/// Connects to `addr` (IPv4) with `SO_RCVBUF` set first (it must be set before the handshake
-/// to shape the window).
+/// Connects to `addr` with `SO_RCVBUF` set first (it must be set before the handshake to
+/// shape the window).
 ///
 /// # Errors
 /// The OS error of `socket`, `setsockopt` or `connect`.
-pub fn connect_with_recv_buffer(addr: std::net::SocketAddr, bytes: usize) -> io::Result<TcpStream> {
-    use std::os::fd::FromRawFd;
-    let std::net::SocketAddr::V4(v4) = addr else {
-        return Err(io::Error::new(io::ErrorKind::Unsupported, "IPv4 only"));
-    };
-    // SAFETY: plain socket(2) call; the fd is owned by the TcpStream right after.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a fresh socket nobody else owns.
-    let sock = unsafe { TcpStream::from_raw_fd(fd) };
-    setsockopt_int(
-        &sock,
-        libc::SOL_SOCKET,
-        libc::SO_RCVBUF,
-        i32::try_from(bytes).unwrap_or(i32::MAX),
-    )?;
-    let sin = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: v4.port().to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(*v4.ip()).to_be(),
-        },
-        sin_zero: [0; 8],
-    };
-    // SAFETY: `sin` is a valid sockaddr_in and its size is passed with it.
-    let r = unsafe {
-        libc::connect(
-            fd,
-            (&sin as *const libc::sockaddr_in).cast(),
-            size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        )
-    };
-    if r != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(sock)
+pub fn connect_with_recv_buffer(addr: SocketAddr, bytes: usize) -> io::Result<TcpStream> {
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    sock.set_recv_buffer_size(bytes)?;
+    sock.connect(&addr.into())?;
+    Ok(sock.into())
 }
