@@ -6,6 +6,7 @@
 #   RUNS=10000000 bash fuzz/campaign.sh                    # every target, 10 M executions each
 #   RUNS=100000 SANITIZER=address bash fuzz/campaign.sh h2_reader pool_ops
 #   PARALLEL=2 ...                                         # two targets at a time
+#   MAX_SECONDS=900 ...                                    # stop a target after 15 min
 #
 # SANITIZER: `none` (default: the fastest, for execution counts; ASan/LSan run in the CI smoke
 # and can be chosen here) or `address`. Each target runs single-threaded; logs and the final
@@ -16,6 +17,7 @@ cd "$(dirname "$0")/.."
 runs=${RUNS:-10000000}
 san=${SANITIZER:-none}
 par=${PARALLEL:-1}
+max=${MAX_SECONDS:-0}
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(alts_raw alts_sealed h2_decode h2_reader pool_ops)
@@ -36,7 +38,7 @@ one() {
   local start end
   start=$(date +%s)
   if ! cargo +nightly fuzz run --sanitizer "$san" "$t" "$corpus" -- \
-      -runs="$runs" -print_final_stats=1 -timeout=25 -rss_limit_mb=4096 \
+      -runs="$runs" -max_total_time="$max" -print_final_stats=1 -timeout=25 -rss_limit_mb=4096 \
       -artifact_prefix="$out/crash-$t-" >"$out/$t.log" 2>&1; then
     echo "!!! $t failed: see $out/$t.log and $out/crash-$t-*" >&2
     tail -n 30 "$out/$t.log" >&2
@@ -68,7 +70,7 @@ for p in "${pids[@]}"; do wait "$p"; done
 
 echo
 echo "fuzz campaign, $(date -u +%Y-%m-%d), $(nproc) cores, sanitizer $san, RUNS=$runs per target:"
-echo "RUNS=$runs SANITIZER=$san PARALLEL=$par bash fuzz/campaign.sh ${targets[*]}"
+echo "RUNS=$runs MAX_SECONDS=$max SANITIZER=$san PARALLEL=$par bash fuzz/campaign.sh ${targets[*]}"
 echo
 echo '| target | executions | exec/s | edges (cov) | features (ft) | corpus: seeds → after | time | findings |'
 echo '|---|---:|---:|---:|---:|---|---:|---|'

@@ -84,12 +84,25 @@ pub(crate) fn conn_over(
         .with_leftover(leftover)
         .expect("with_leftover");
     if let Some(l) = limit {
-        conn = conn.with_config(
-            slackwater_alts::Config::builder()
-                .read_limit(l)
-                .build()
-                .unwrap(),
-        );
+        // Out of range is refused (never clamped silently); the harness then uses the
+        // nearest valid limit.
+        let max = u32::MAX as usize - 4;
+        let cfg = match slackwater_alts::Config::builder().read_limit(l).build() {
+            Ok(cfg) => cfg,
+            Err(AltsError::InvalidConfig(_)) => {
+                assert!(
+                    !(slackwater_alts::MIN_LEN..=max).contains(&l),
+                    "limit {l} refused"
+                );
+                let l = l.clamp(slackwater_alts::MIN_LEN, max);
+                slackwater_alts::Config::builder()
+                    .read_limit(l)
+                    .build()
+                    .expect("in range")
+            }
+            Err(e) => panic!("unexpected config error {e:?}"),
+        };
+        conn = conn.with_config(cfg);
     }
     (conn, leftover.len())
 }
