@@ -90,7 +90,9 @@ fn matrix_of_text_read_buffer_and_chunk_sizes() {
                         got == want,
                         "text {text_size} read {read_size} buf {buf_size} chunk {chunk}"
                     );
-                    assert_eq!(r.read(&mut dst).unwrap(), 0, "EOF is sticky");
+                    // (That the end stays an end is tested against a source whose end does
+                    // not: `eof_is_sticky_even_when_the_source_comes_back`.)
+                    assert_eq!(r.read(&mut dst).unwrap(), 0);
                     assert_eq!(pool.stats().in_use(), 0, "drained reader holds nothing");
                 }
             }
@@ -163,4 +165,52 @@ fn buffered_is_the_slow_path_over_plain_read() {
     let mut s = String::new();
     r.read_to_string(&mut s).unwrap();
     assert_eq!(s, "piped");
+}
+
+/// A source whose end of stream is not sticky: one `Ok(None)` / `Ok(0)`, then more bytes (a
+/// terminal, a pipe that is reopened). After its first end, a `PooledReader` must report the
+/// end forever, through every read path: the small reads that fill its pooled buffer, the
+/// large reads that go straight into the caller's slice, and `fill_buf`.
+struct EndsThenComesBack {
+    ended: bool,
+}
+
+impl ReadyRead for EndsThenComesBack {
+    fn read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
+        if !self.ended {
+            self.ended = true;
+            return Ok(None);
+        }
+        let mut b = pool.get(size)?;
+        b.extend_from_slice(b"more").unwrap();
+        Ok(Some(b))
+    }
+    fn try_read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
+        self.read_ready(size, pool)
+    }
+    fn read_ready_into(&mut self, dst: &mut [u8]) -> io::Result<usize> {
+        if !self.ended {
+            self.ended = true;
+            return Ok(0);
+        }
+        dst[..4].copy_from_slice(b"more");
+        Ok(4)
+    }
+}
+
+#[test]
+fn eof_is_sticky_even_when_the_source_comes_back() {
+    let pool = PoolHandle::from(Pool::new());
+    for first_small in [true, false] {
+        let mut r = PooledReader::new(EndsThenComesBack { ended: false }, 64, pool.clone());
+        let (mut small, mut large) = ([0u8; 8], [0u8; 128]);
+        let first = if first_small { &mut small[..] } else { &mut large[..] };
+        assert_eq!(r.read(first).unwrap(), 0, "the first end");
+        for _ in 0..3 {
+            assert_eq!(r.read(&mut small).unwrap(), 0, "small read after the end");
+            assert_eq!(r.read(&mut large).unwrap(), 0, "large read after the end");
+            assert!(r.fill_buf().unwrap().is_empty(), "fill_buf after the end");
+        }
+        assert_eq!(pool.stats().in_use(), 0);
+    }
 }
