@@ -47,6 +47,8 @@ mod sys;
 mod tokio;
 mod write;
 
+#[cfg(feature = "tokio")]
+pub use self::tokio::{ReadyPoll, TokioFd, TokioSource};
 pub use assembler::{Assembler, Framing, RecordError};
 pub use buffered::Buffered;
 pub use fd::{PlaintextFd, ReadyFd, ShutdownError, ShutdownHandle, is_shutdown};
@@ -55,8 +57,6 @@ pub use reader::PooledReader;
 pub use slackwater_pool::{self as pool, Buf, Pool, PoolError, PoolHandle, SharedBuf, global};
 pub use sticky::{RepeatedError, is_transient, repeat_error};
 pub use write::{DEFAULT_HIGH_WATER, ReadyWrite, WriteQueue};
-#[cfg(feature = "tokio")]
-pub use self::tokio::{ReadyPoll, TokioFd, TokioSource};
 
 use std::io;
 

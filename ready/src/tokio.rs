@@ -145,7 +145,9 @@ pub trait ReadyPoll {
     {
         loop {
             match self.try_read_ready(size, pool) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => ready!(self.poll_read_ready(cx))?,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    ready!(self.poll_read_ready(cx))?
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 r => return Poll::Ready(r),
             }
