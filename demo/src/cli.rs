@@ -22,8 +22,12 @@ usage: stack [OPTIONS]
                      (default 65536; at least 1; conns x payload at most 4 GiB and at most a
                      quarter of MemAvailable, see below)
   --threads T        poller threads on each side (default 2; 1 to 64)
-  --mode M           slackwater, baseline or both (default both)
-  --json             print every number as one JSON object instead of the table
+  --runs N           run each stack N times, each time in a fresh server process (and its
+                     client), and print medians with (min–max) ranges; ratios are computed
+                     per run, then summarised the same way (default 1; 1 to 100)
+  --mode M           slackwater, baseline, both, or a comma-separated list (default both)
+  --json             print one JSON object instead of the table: every run's numbers, the
+                     summary (median, min, max of each row and ratio), date, command line
   --keep-keys        slackwater connections keep their AEAD key schedules while idle
   --chart FILE.svg   measure at several connection counts (--points) and draw server RSS
   --points LIST      connection counts for --chart (default 1000,5000,10000,19000)
@@ -42,6 +46,8 @@ at 20,000 open files.";
 
 /// Largest `conns x payload` a run accepts (see [`USAGE`]).
 pub const BURST_CAP: u64 = 4 << 30;
+/// Most runs of each stack (`--runs`).
+pub const MAX_RUNS: usize = 100;
 /// Most poller threads a run accepts.
 pub const MAX_THREADS: usize = 64;
 
@@ -71,6 +77,8 @@ pub struct Args {
     pub threads: usize,
     /// JSON instead of the table.
     pub json: bool,
+    /// Runs of each stack.
+    pub runs: usize,
     /// Slackwater keeps its key schedules while idle.
     pub keep_keys: bool,
     /// Draw the chart to this file.
@@ -92,6 +100,7 @@ impl Default for Args {
             payload: 64 * 1024,
             threads: 2,
             json: false,
+            runs: 1,
             keep_keys: false,
             chart: None,
             points: None,
@@ -125,12 +134,20 @@ fn text(flag: &str, v: OsString) -> Result<String, String> {
 }
 
 fn modes(v: &str) -> Result<Vec<Mode>, String> {
-    match v {
-        "both" => Ok(vec![Mode::Slackwater, Mode::Baseline]),
-        _ => Mode::parse(v).map(|m| vec![m]).ok_or(format!(
-            "--mode: unknown mode '{v}' (expected slackwater, baseline or both)"
-        )),
+    if v == "both" {
+        return Ok(vec![Mode::Slackwater, Mode::Baseline]);
     }
+    let mut out = Vec::new();
+    for name in v.split(',') {
+        let m = Mode::parse(name.trim()).ok_or(format!(
+            "--mode: unknown mode '{name}' (expected slackwater, baseline, both, or a \
+             comma-separated list)"
+        ))?;
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    Ok(out)
 }
 
 /// Parses the arguments (without the program name). Syntax only: [`check`] refuses what a run
@@ -159,6 +176,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
             Long("payload") => a.payload = number("--payload", p.value().map_err(err)?)?,
             Long("threads") => a.threads = number("--threads", p.value().map_err(err)?)?,
             Long("json") => a.json = true,
+            Long("runs") => a.runs = number("--runs", p.value().map_err(err)?)?,
             Long("keep-keys") => a.keep_keys = true,
             Long("mode") => a.modes = modes(&text("--mode", p.value().map_err(err)?)?)?,
             Long("chart") => a.chart = Some(text("--chart", p.value().map_err(err)?)?),
@@ -229,6 +247,12 @@ pub fn check(a: &Args) -> Result<(), String> {
             "--threads {}: each side needs 1 to {MAX_THREADS} poller threads",
             a.threads
         ));
+    }
+    if a.runs == 0 || a.runs > MAX_RUNS {
+        return Err(format!("--runs {}: 1 to {MAX_RUNS} runs", a.runs));
+    }
+    if a.chart.is_some() && a.runs > 1 {
+        return Err("--runs: the chart (--chart) measures each point once".into());
     }
     if a.payload == 0 {
         return Err("--payload 0: the burst echoes at least one DATA byte per connection".into());
@@ -345,35 +369,62 @@ fn today() -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-fn main_job(a: &Args) -> io::Result<()> {
-    let (date, cpu) = (today(), cpu());
-    if !a.json {
-        eprintln!(
-            "slackwater stack demo: {} connections, {} B burst per connection, {} threads per side",
-            a.conns, a.payload, a.threads
-        );
-        eprintln!("{date}, {cpu}");
-    }
-    let runs = a
-        .modes
-        .iter()
-        .map(|&m| run_one(a, m, a.conns))
-        .collect::<io::Result<Vec<_>>>()?;
-    check_runs(&runs)?;
-    if a.json {
-        println!("{}", json(&runs, &[("date", &date), ("cpu", &cpu)]));
-    } else if let [sw, base] = &runs[..] {
-        println!("\n{}", table(sw, base));
-        println!(
-            "ratio: how many times better slackwater is (baseline/slackwater for memory and \
-             latency, slackwater/baseline for throughput)"
-        );
-    } else {
-        for r in &runs {
-            for (k, v) in &r.values {
-                println!("{:<10} {k:<36} {v}", r.mode.name());
+/// The command line as typed (the program as a path relative to the current directory when
+/// it is inside it), quoted where a shell would need it.
+fn command_line() -> String {
+    let cwd = std::env::current_dir().ok();
+    std::env::args()
+        .enumerate()
+        .map(|(i, a)| {
+            let a = match (&cwd, i) {
+                (Some(d), 0) => std::path::Path::new(&a)
+                    .strip_prefix(d)
+                    .map_or(a.clone(), |p| p.display().to_string()),
+                _ => a,
+            };
+            if a.is_empty()
+                || a.contains(|c: char| !(c.is_ascii_alphanumeric() || "-_=./,:".contains(c)))
+            {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            } else {
+                a
             }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn main_job(a: &Args) -> io::Result<()> {
+    let (date, cpu, cmd) = (today(), cpu(), command_line());
+    eprintln!(
+        "slackwater stack demo: {} connections, {} B burst per connection, {} threads per side, \
+         {} run{} of each stack",
+        a.conns,
+        a.payload,
+        a.threads,
+        a.runs,
+        if a.runs == 1 { "" } else { "s" }
+    );
+    let mut runs = Vec::new();
+    for i in 1..=a.runs {
+        for &m in &a.modes {
+            if a.runs > 1 {
+                eprintln!("run {i}/{}: {}", a.runs, m.name());
+            }
+            let r = run_one(a, m, a.conns)?;
+            check_runs(std::slice::from_ref(&r))?;
+            runs.push(r);
         }
+    }
+    if a.json {
+        let meta = [("date", &*date), ("cpu", &*cpu), ("command", &*cmd)];
+        println!("{}", json(&runs, &meta));
+    } else {
+        println!("\n{date}, {cpu}\ncommand: {cmd}\n\n{}", table(&runs));
+        println!(
+            "ratio: how many times better slackwater is (other ÷ slackwater for memory and \
+             latency, slackwater ÷ other for throughput), computed per run"
+        );
     }
     Ok(())
 }

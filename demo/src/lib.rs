@@ -82,6 +82,52 @@ impl Mode {
     }
 }
 
+impl Mode {
+    /// The column heading of the stack.
+    ///
+    /// ```
+    /// assert_eq!(slackwater_demo::Mode::Slackwater.title(), "slackwater");
+    /// ```
+    pub fn title(self) -> &'static str {
+        self.name()
+    }
+}
+
+/// What the HTTP/2 frames travel over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// ALTS records (fixed demo keys) over TCP.
+    Alts,
+    /// Plain TCP.
+    Tcp,
+}
+
+impl Transport {
+    /// The name used on the command line and in reports.
+    ///
+    /// ```
+    /// assert_eq!(slackwater_demo::Transport::Tcp.name(), "tcp");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Alts => "alts",
+            Transport::Tcp => "tcp",
+        }
+    }
+
+    /// Parses [`name`](Transport::name).
+    ///
+    /// ```
+    /// use slackwater_demo::Transport;
+    /// assert_eq!(Transport::parse("alts"), Some(Transport::Alts));
+    /// ```
+    pub fn parse(s: &str) -> Option<Transport> {
+        [Transport::Alts, Transport::Tcp]
+            .into_iter()
+            .find(|t| t.name() == s)
+    }
+}
+
 /// What one server run does.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -361,6 +407,8 @@ impl Drop for Link {
 pub struct Report {
     /// The stack measured.
     pub mode: Mode,
+    /// What its frames travelled over.
+    pub transport: Transport,
     /// `(name, value)` pairs.
     pub values: Vec<(String, f64)>,
 }
@@ -369,8 +417,9 @@ impl Report {
     /// The value named `key` (NaN if there is none).
     ///
     /// ```
-    /// use slackwater_demo::{Mode, Report};
-    /// let r = Report { mode: Mode::Baseline, values: vec![("conns".into(), 5.0)] };
+    /// use slackwater_demo::{Mode, Report, Transport};
+    /// let r = Report { mode: Mode::Baseline, transport: Transport::Alts,
+    ///                  values: vec![("conns".into(), 5.0)] };
     /// assert_eq!(r.get("conns"), 5.0);
     /// assert!(r.get("nope").is_nan());
     /// ```
@@ -483,6 +532,7 @@ pub fn run_server(
         .collect::<io::Result<Vec<_>>>()?;
     let mut report = Report {
         mode: opts.mode,
+        transport: Transport::Alts,
         values: Vec::new(),
     };
     for (k, v) in [
@@ -593,6 +643,7 @@ pub fn run_server(
     let frames = counters.frames_in.load(Relaxed) - frames0;
     let mut client_vals = Report {
         mode: opts.mode,
+        transport: Transport::Alts,
         values: Vec::new(),
     };
     for kv in done.split_whitespace() {

@@ -1,121 +1,113 @@
-//! Turning [`Report`]s into the side-by-side table, JSON, and the RSS chart (SVG).
+//! Turning [`Report`]s into the side-by-side table (medians and ranges over runs), JSON, and
+//! the RSS chart (SVG).
 
-use crate::Report;
+use crate::{Mode, Report};
 use serde_json::{Map, Value, json};
 use std::fmt::Write as _;
 
-/// How a row compares the two stacks.
-#[derive(Clone, Copy)]
-enum Better {
-    /// Smaller is better: the ratio is baseline ÷ slackwater.
+/// How a row compares two stacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Better {
+    /// Smaller is better: the ratio is other ÷ slackwater.
     Lower,
-    /// Larger is better: the ratio is slackwater ÷ baseline.
+    /// Larger is better: the ratio is slackwater ÷ other.
     Higher,
-    /// No ratio (counts that must be zero, say).
+    /// No ratio (counts that must be zero, pinned bytes that are 0 by design, …).
     None,
 }
 
-const ROWS: &[(&str, &str, Better)] = &[
+/// The table's rows: a label, the report keys shown in one cell (joined by " / "), and how
+/// the stacks compare.
+pub const ROWS: &[(&str, &[&str], Better)] = &[
     (
-        "idle: RSS per connection (B)",
-        "idle.rss_per_conn",
+        "idle: RSS per connection (bytes)",
+        &["idle.rss_per_conn"],
         Better::Lower,
     ),
     (
-        "idle: read-buffer bytes pinned per conn",
-        "idle.pinned_read_per_conn",
-        Better::Lower,
-    ),
-    (
-        "idle: write-buffer bytes pinned per conn",
-        "idle.pinned_write_per_conn",
-        Better::Lower,
-    ),
-    (
-        "idle: conns holding an h2 read buffer",
-        "idle.h2_holding",
+        "idle: read-buffer bytes pinned per connection",
+        &["idle.pinned_read_per_conn"],
         Better::None,
     ),
     (
-        "idle: conns holding an ALTS read buffer",
-        "idle.alts_holding",
+        "idle: write-buffer bytes pinned per connection",
+        &["idle.pinned_write_per_conn"],
+        Better::None,
+    ),
+    (
+        "idle: connections holding an HTTP/2 / ALTS read buffer",
+        &["idle.h2_holding", "idle.alts_holding"],
         Better::None,
     ),
     (
         "idle: pool buffers in use",
-        "idle.pool_in_use",
+        &["idle.pool_in_use"],
         Better::None,
     ),
     (
         "burst: echo throughput (MB/s)",
-        "burst.mb_s",
+        &["burst.mb_s"],
         Better::Higher,
     ),
     (
         "burst: frames received (frames/s)",
-        "burst.frames_s",
+        &["burst.frames_s"],
         Better::Higher,
     ),
     (
         "burst: PING round trip p50 (ms)",
-        "burst.ping_p50_ms",
+        &["burst.ping_p50_ms"],
         Better::Lower,
     ),
     (
         "burst: PING round trip p99 (ms)",
-        "burst.ping_p99_ms",
+        &["burst.ping_p99_ms"],
         Better::Lower,
     ),
-    ("burst: corrupt DATA frames", "burst.corrupt", Better::None),
     (
-        "burst: writes that waited for the socket",
-        "burst.write_waits",
+        "idle again: RSS per connection (bytes)",
+        &["again.rss_per_conn"],
+        Better::Lower,
+    ),
+    (
+        "idle again: read / write-buffer bytes pinned per connection",
+        &["again.pinned_read_per_conn", "again.pinned_write_per_conn"],
         Better::None,
     ),
     (
-        "idle again: RSS per connection (B)",
-        "again.rss_per_conn",
-        Better::Lower,
-    ),
-    (
-        "idle again: read-buffer bytes pinned/conn",
-        "again.pinned_read_per_conn",
-        Better::Lower,
-    ),
-    (
-        "idle again: write-buffer bytes pinned/conn",
-        "again.pinned_write_per_conn",
-        Better::Lower,
-    ),
-    (
         "idle again: pool buffers in use",
-        "again.pool_in_use",
+        &["again.pool_in_use"],
         Better::None,
     ),
     (
         "idle again: pool bytes retained",
-        "again.pool_retained",
+        &["again.pool_retained"],
         Better::None,
     ),
     (
-        "after trim: RSS per connection (B)",
-        "trimmed.rss_per_conn",
+        "after `trim()`: RSS per connection (bytes)",
+        &["trimmed.rss_per_conn"],
         Better::Lower,
     ),
     (
-        "after trim: pool bytes retained",
-        "trimmed.pool_retained",
+        "after `trim()`: pool bytes retained",
+        &["trimmed.pool_retained"],
         Better::None,
     ),
-    ("connection errors", "errors", Better::None),
+    (
+        "corrupt DATA frames / connection errors",
+        &["burst.corrupt", "errors"],
+        Better::None,
+    ),
 ];
 
-fn num(v: f64) -> String {
+/// A number for the table: thousands separators at 100 and above or for whole numbers, two
+/// decimals below; `-` for NaN (not measured).
+pub fn num(v: f64) -> String {
     if v.is_nan() {
         "-".into()
     } else if v.abs() >= 100.0 || v.fract() == 0.0 {
         let s = format!("{:.0}", v);
-        // Thousands separators for readability.
         let (sign, digits) = s.split_at(usize::from(s.starts_with('-')));
         let mut out = String::new();
         for (i, c) in digits.chars().enumerate() {
@@ -130,60 +122,208 @@ fn num(v: f64) -> String {
     }
 }
 
-fn ratio(sw: f64, base: f64, better: Better) -> String {
-    let r = match better {
-        Better::Lower => base / sw,
-        Better::Higher => sw / base,
-        Better::None => return String::new(),
-    };
-    if r.is_finite() {
-        format!("{r:.2}x")
-    } else if base > 0.0 && sw == 0.0 {
-        "inf (0 vs >0)".into()
+/// Median, minimum and maximum of the finite values (`None` if there is none).
+///
+/// ```
+/// use slackwater_demo::report::spread;
+/// assert_eq!(spread(&[3.0, 1.0, 2.0, f64::NAN]), Some((2.0, 1.0, 3.0)));
+/// assert_eq!(spread(&[1.0, 2.0]), Some((1.5, 1.0, 2.0)));
+/// assert_eq!(spread(&[f64::NAN]), None);
+/// ```
+pub fn spread(values: &[f64]) -> Option<(f64, f64, f64)> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = if n % 2 == 1 {
+        v[n / 2]
     } else {
-        String::new()
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    Some((median, v[0], v[n - 1]))
+}
+
+/// "how many times better slackwater is" for one run: other ÷ slackwater for what should be
+/// low, slackwater ÷ other for what should be high (NaN when it has no meaning).
+pub fn ratio(sw: f64, other: f64, better: Better) -> f64 {
+    let r = match better {
+        Better::Lower => other / sw,
+        Better::Higher => sw / other,
+        Better::None => f64::NAN,
+    };
+    if r.is_finite() { r } else { f64::NAN }
+}
+
+/// One cell: the value of a single run, or "median (min–max)" (just the value when every run
+/// gave the same).
+fn cell(values: &[f64], fmt: impl Fn(f64) -> String) -> String {
+    match spread(values) {
+        None => "-".into(),
+        Some((m, lo, hi)) if values.len() == 1 || lo == hi => fmt(m),
+        Some((m, lo, hi)) => format!("{} ({}–{})", fmt(m), fmt(lo), fmt(hi)),
     }
 }
 
-/// The side-by-side table of a slackwater run and a baseline run. The ratio column is
-/// "how many times better slackwater is": baseline ÷ slackwater for memory and latency,
-/// slackwater ÷ baseline for throughput.
+/// `2.00` → `2.00×`, `2.00 (1.00–3.00)` → `2.00× (1.00–3.00)`.
+fn times(cell: &str) -> String {
+    match cell.split_once(' ') {
+        _ if cell == "-" => String::new(),
+        Some((m, rest)) => format!("{m}× {rest}"),
+        None => format!("{cell}×"),
+    }
+}
+
+/// The reports of one stack, in run order.
+fn of(runs: &[Report], mode: Mode) -> Vec<&Report> {
+    runs.iter().filter(|r| r.mode == mode).collect()
+}
+
+/// The stacks present in `runs`, in first-seen order.
+pub fn modes_of(runs: &[Report]) -> Vec<Mode> {
+    let mut m: Vec<Mode> = Vec::new();
+    for r in runs {
+        if !m.contains(&r.mode) {
+            m.push(r.mode);
+        }
+    }
+    m
+}
+
+/// A column heading: the stack and what it speaks.
+fn heading(r: &Report) -> String {
+    format!("{} ({})", r.mode.title(), r.transport.name())
+}
+
+/// The side-by-side table (Markdown) of every run in `runs`: per stack the value of each row,
+/// or with several runs the median and "(min–max)" range; then, for each other stack, the
+/// ratio "how many times better slackwater is" (baseline ÷ slackwater for memory and latency,
+/// slackwater ÷ baseline for throughput), computed per run (the i-th run of each stack) and
+/// summarised the same way.
 ///
 /// ```
-/// use slackwater_demo::{Mode, Report, report::table};
-/// let sw = Report { mode: Mode::Slackwater, values: vec![("idle.rss_per_conn".into(), 1000.0)] };
-/// let base = Report { mode: Mode::Baseline, values: vec![("idle.rss_per_conn".into(), 66000.0)] };
-/// assert!(table(&sw, &base).contains("66.00x"));
+/// use slackwater_demo::{Mode, Report, Transport, report::table};
+/// let r = |mode, v: f64| Report { mode, transport: Transport::Alts,
+///                                 values: vec![("idle.rss_per_conn".into(), v)] };
+/// let runs = [r(Mode::Slackwater, 1000.0), r(Mode::Baseline, 66000.0),
+///             r(Mode::Slackwater, 2000.0), r(Mode::Baseline, 66000.0)];
+/// let t = table(&runs);
+/// assert!(t.contains("1,500 (1,000–2,000)") && t.contains("49.50× (33.00–66.00)"), "{t}");
 /// ```
-pub fn table(sw: &Report, base: &Report) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "| {:<44} | {:>14} | {:>14} | {:>10} |",
-        "measure", "slackwater", "baseline", "ratio"
-    );
-    let _ = writeln!(s, "|{:-<46}|{:->16}|{:->16}|{:->12}|", "", "", "", "");
-    for (label, key, better) in ROWS {
-        let (a, b) = (sw.get(key), base.get(key));
-        let _ = writeln!(
-            s,
-            "| {:<44} | {:>14} | {:>14} | {:>10} |",
-            label,
-            num(a),
-            num(b),
-            ratio(a, b, *better)
+pub fn table(runs: &[Report]) -> String {
+    let modes = modes_of(runs);
+    let per: Vec<Vec<&Report>> = modes.iter().map(|&m| of(runs, m)).collect();
+    let n = per.iter().map(Vec::len).max().unwrap_or(0);
+    let conns = runs.first().map_or(f64::NAN, |r| r.get("conns"));
+    let sw = modes.iter().position(|&m| m == Mode::Slackwater);
+    let others: Vec<usize> = (0..modes.len()).filter(|&i| Some(i) != sw).collect();
+    let what = if n == 1 {
+        "one run".to_string()
+    } else {
+        format!("median of {n} runs, range")
+    };
+    let mut head = vec![format!("measure ({} connections; {what})", num(conns))];
+    head.extend(per.iter().map(|rs| heading(rs[0])));
+    if sw.is_some() {
+        head.extend(
+            others
+                .iter()
+                .map(|&i| format!("ratio vs {}", modes[i].name())),
         );
     }
+    let mut rows = vec![head];
+    for (label, keys, better) in ROWS {
+        let mut row = vec![label.to_string()];
+        for rs in &per {
+            let cells: Vec<String> = keys
+                .iter()
+                .map(|k| cell(&rs.iter().map(|r| r.get(k)).collect::<Vec<_>>(), num))
+                .collect();
+            row.push(cells.join(" / "));
+        }
+        if let Some(s) = sw {
+            for &o in &others {
+                let ratios: Vec<f64> = per[s]
+                    .iter()
+                    .zip(&per[o])
+                    .map(|(a, b)| ratio(a.get(keys[0]), b.get(keys[0]), *better))
+                    .collect();
+                row.push(if *better == Better::None {
+                    String::new()
+                } else {
+                    times(&cell(&ratios, |r| format!("{r:.2}")))
+                });
+            }
+        }
+        rows.push(row);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut s = String::new();
+    for (i, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            let pad = widths[c] - v.chars().count();
+            if c == 0 {
+                let _ = write!(s, "| {v}{} ", " ".repeat(pad));
+            } else {
+                let _ = write!(s, "| {}{v} ", " ".repeat(pad));
+            }
+        }
+        s.push_str("|\n");
+        if i == 0 {
+            // Numbers right-aligned (`---:`), the label column left.
+            for (c, w) in widths.iter().enumerate() {
+                let tail = if c == 0 { "-" } else { ":" };
+                let _ = write!(s, "|{}{tail}", "-".repeat(w + 1));
+            }
+            s.push_str("|\n");
+        }
+    }
     s
+}
+
+/// The summary of [`table`] as JSON: for each row key, each stack's `{median, min, max}` and
+/// each ratio's (`"ratio_vs_baseline"`, …).
+pub fn summary_json(runs: &[Report]) -> Value {
+    let modes = modes_of(runs);
+    let sw = of(runs, Mode::Slackwater);
+    let mut out = Map::new();
+    let stat = |v: &[f64]| match spread(v) {
+        Some((m, lo, hi)) => json!({ "median": m, "min": lo, "max": hi }),
+        None => Value::Null,
+    };
+    for (_, keys, better) in ROWS {
+        for k in *keys {
+            let mut o = Map::new();
+            for &m in &modes {
+                let v: Vec<f64> = of(runs, m).iter().map(|r| r.get(k)).collect();
+                o.insert(m.name().into(), stat(&v));
+                if m != Mode::Slackwater && *better != Better::None && !sw.is_empty() {
+                    let r: Vec<f64> = sw
+                        .iter()
+                        .zip(of(runs, m))
+                        .map(|(a, b)| ratio(a.get(k), b.get(k), *better))
+                        .collect();
+                    o.insert(format!("ratio_vs_{}", m.name()), stat(&r));
+                }
+            }
+            out.insert(k.to_string(), Value::Object(o));
+        }
+    }
+    Value::Object(out)
 }
 
 /// One report as JSON: `{"mode": …, "values": {name: number or null, …}}` (NaN, a value
 /// that was not measured, is `null`).
 ///
 /// ```
-/// use slackwater_demo::{Mode, Report, report::report_json};
-/// let r = Report { mode: Mode::Slackwater, values: vec![("conns".into(), 3.0)] };
-/// assert_eq!(report_json(&r).to_string(), r#"{"mode":"slackwater","values":{"conns":3.0}}"#);
+/// use slackwater_demo::{Mode, Report, Transport, report::report_json};
+/// let r = Report { mode: Mode::Slackwater, transport: Transport::Tcp,
+///                  values: vec![("conns".into(), 3.0)] };
+/// assert_eq!(report_json(&r).to_string(),
+///            r#"{"mode":"slackwater","transport":"tcp","values":{"conns":3.0}}"#);
 /// ```
 pub fn report_json(r: &Report) -> Value {
     let values: Map<String, Value> = r
@@ -191,7 +331,7 @@ pub fn report_json(r: &Report) -> Value {
         .iter()
         .map(|(k, v)| (k.clone(), Value::from(*v)))
         .collect();
-    json!({ "mode": r.mode.name(), "values": values })
+    json!({ "mode": r.mode.name(), "transport": r.transport.name(), "values": values })
 }
 
 /// Reads [`report_json`]'s output back (`null` becomes NaN).
@@ -200,8 +340,9 @@ pub fn report_json(r: &Report) -> Value {
 /// Text that is not such an object.
 ///
 /// ```
-/// use slackwater_demo::{Mode, Report, report::{report_json, report_from_json}};
-/// let r = Report { mode: Mode::Baseline, values: vec![("x".into(), f64::NAN)] };
+/// use slackwater_demo::{Mode, Report, Transport, report::{report_json, report_from_json}};
+/// let r = Report { mode: Mode::Baseline, transport: Transport::Alts,
+///                  values: vec![("x".into(), f64::NAN)] };
 /// let back = report_from_json(&report_json(&r).to_string()).unwrap();
 /// assert_eq!(back.mode, Mode::Baseline);
 /// assert!(back.get("x").is_nan());
@@ -212,23 +353,35 @@ pub fn report_from_json(text: &str) -> Result<Report, String> {
         .as_str()
         .and_then(crate::Mode::parse)
         .ok_or("no mode")?;
+    let transport = v["transport"]
+        .as_str()
+        .and_then(crate::Transport::parse)
+        .ok_or("no transport")?;
     let values = v["values"]
         .as_object()
         .ok_or("no values")?
         .iter()
         .map(|(k, v)| (k.clone(), v.as_f64().unwrap_or(f64::NAN)))
         .collect();
-    Ok(Report { mode, values })
+    Ok(Report {
+        mode,
+        transport,
+        values,
+    })
 }
 
-/// One JSON object: `{"runs": [{"mode": …, "values": {name: number, …}}, …], …}` plus the
-/// given top-level string fields (date, CPU, …).
+/// One JSON object: the given top-level string fields (date, CPU, command, …), `"runs"`:
+/// every run's report (`{"mode", "transport", "values": {name: number or null}}`, in the
+/// order they ran), and `"summary"` ([`summary_json`]).
 ///
 /// ```
-/// use slackwater_demo::{Mode, Report, report::json};
-/// let r = Report { mode: Mode::Slackwater, values: vec![("conns".into(), 3.0)] };
-/// assert_eq!(json(&[r], &[("cpu", "x")]),
-///            r#"{"cpu":"x","runs":[{"mode":"slackwater","values":{"conns":3.0}}]}"#);
+/// use slackwater_demo::{Mode, Report, Transport, report::json};
+/// let r = Report { mode: Mode::Slackwater, transport: Transport::Alts,
+///                  values: vec![("idle.rss_per_conn".into(), 3.0)] };
+/// let v: serde_json::Value = serde_json::from_str(&json(&[r], &[("cpu", "x")])).unwrap();
+/// assert_eq!(v["cpu"], "x");
+/// assert_eq!(v["runs"][0]["values"]["idle.rss_per_conn"], 3.0);
+/// assert_eq!(v["summary"]["idle.rss_per_conn"]["slackwater"]["median"], 3.0);
 /// ```
 pub fn json(runs: &[Report], meta: &[(&str, &str)]) -> String {
     let mut o: Map<String, Value> = meta
@@ -236,6 +389,7 @@ pub fn json(runs: &[Report], meta: &[(&str, &str)]) -> String {
         .map(|(k, v)| (k.to_string(), Value::from(*v)))
         .collect();
     o.insert("runs".into(), runs.iter().map(report_json).collect());
+    o.insert("summary".into(), summary_json(runs));
     Value::Object(o).to_string()
 }
 
@@ -396,7 +550,10 @@ mod tests {
         assert_eq!(nice(7.0), 10.0);
         assert_eq!(nice(130.0), 200.0);
         assert_eq!(nice(20000.0), 20000.0);
-        assert_eq!(ratio(0.0, 5.0, Better::Lower), "inf (0 vs >0)");
-        assert_eq!(ratio(2.0, 1.0, Better::Higher), "2.00x");
+        assert!(ratio(0.0, 5.0, Better::Lower).is_nan());
+        assert_eq!(ratio(2.0, 1.0, Better::Higher), 2.0);
+        assert_eq!(ratio(2.0, 1.0, Better::Lower), 0.5);
+        assert_eq!(cell(&[1.0, 1.0], num), "1");
+        assert_eq!(cell(&[f64::NAN], num), "-");
     }
 }
