@@ -230,9 +230,12 @@ fn a_16_mib_record_announcement_allocates_nothing_beyond_the_limit() {
     );
     let (_, peak) = peak_heap(|| {
         for _ in 0..64 {
-            let _ = c.try_read_ready(4096, &pool);
+            // No record completes: every call ends waiting for more.
+            let e = c.try_read_ready(4096, &pool).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::WouldBlock, "{e}");
         }
     });
+    assert_eq!(c.get_ref().delivered, 1 << 20, "the whole 1 MiB went in");
     println!("1 MiB of a 16 MiB record: peak heap {peak} B");
     assert!(
         peak <= 5 << 20,
@@ -283,6 +286,12 @@ fn a_slow_peer_dribbling_a_large_record_pins_one_buffer_of_its_class() {
         wire.len(),
         gets(&pool)
     );
+    // The README's number, exactly: 4 gets for the whole record.
+    assert_eq!(
+        gets(&pool),
+        4,
+        "pool gets for a 64 KiB record dribbled 1 B at a time"
+    );
     assert_eq!(&got[..], &payload[..]);
     drop(got);
     assert_eq!(pool.stats().in_use(), 0);
@@ -290,8 +299,8 @@ fn a_slow_peer_dribbling_a_large_record_pins_one_buffer_of_its_class() {
 
 /// Dribbles one record of `len` pattern bytes (`modulus` sets the pattern) to a conn with
 /// read limit `limit`, `piece` bytes per wake-up: at most one buffer in use at every wake-up
-/// and at most `max_gets` pool `get`s (checked at every wake-up), then the payload intact and
-/// nothing in use.
+/// and at most `max_gets` pool `get`s (checked at every wake-up, and exactly that many in
+/// the end), then the payload intact and nothing in use.
 fn dribble_record(len: usize, modulus: usize, piece: usize, limit: usize, max_gets: usize) {
     let pool = slackwater_alts::PoolHandle::from(Pool::new());
     let payload: Vec<u8> = (0..len).map(|i| (i % modulus) as u8).collect();
@@ -321,6 +330,7 @@ fn dribble_record(len: usize, modulus: usize, piece: usize, limit: usize, max_ge
         wire.len(),
         gets(&pool)
     );
+    assert_eq!(gets(&pool), max_gets, "pool gets for the whole record");
     assert_eq!(&got[..], &payload[..]);
     drop(got);
     assert_eq!(pool.stats().in_use(), 0);
@@ -332,7 +342,7 @@ fn dribble_record(len: usize, modulus: usize, piece: usize, limit: usize, max_ge
 /// quadratic work a slow peer could force).
 #[test]
 fn a_record_above_the_largest_class_grows_geometrically() {
-    dribble_record((1 << 20) + 4096, 253, 512, 2 << 20, 24);
+    dribble_record((1 << 20) + 4096, 253, 512, 2 << 20, 3);
 }
 
 /// Above the largest class buffers are exact-size, so "grow to twice what arrived" must not
@@ -341,7 +351,7 @@ fn a_record_above_the_largest_class_grows_geometrically() {
 /// 387 before the fix).
 #[test]
 fn a_record_far_above_the_largest_class_is_regrown_only_when_full() {
-    dribble_record(4 << 20, 251, 4096, 8 << 20, 16);
+    dribble_record(4 << 20, 251, 4096, 8 << 20, 5);
 }
 
 /// 10,000 conns each holding part of a record, for each of three shapes (a pool each). Documented bound: before waiting in the middle of a record, the conn keeps
