@@ -601,6 +601,21 @@ impl<T: ReadyRead> Conn<T> {
         n
     }
 
+    /// The non-blocking form of `read_ready_into`, for the tokio `AsyncRead`: copies plaintext
+    /// into `dst`, keeping the rest for the next call; `WouldBlock` when the transport has
+    /// nothing now.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn try_read_into(&mut self, dst: &mut [u8]) -> io::Result<usize> {
+        if dst.is_empty() {
+            return Ok(0);
+        }
+        let pool = self.pool.clone();
+        match self.next_plaintext(&pool, false)? {
+            None => Ok(0),
+            Some(p) => Ok(self.copy_out(p, dst)),
+        }
+    }
+
     fn append(&mut self, buf: &mut Buf, max: usize, blocking: bool) -> io::Result<usize> {
         let max = max.min(buf.spare_capacity());
         if max == 0 {

@@ -24,6 +24,9 @@
 //! * [`Crypter`]: both directions' keys and [`Counter`]s; [`RecordAead`]: one direction's
 //!   AEAD (plain or rekeying), public for test vectors.
 //! * [`Backend`]: RustCrypto `aes-gcm` (default) or `ring` (feature `ring`).
+//! * Feature `tokio`: `Conn` implements `tokio::io::AsyncRead` and `AsyncWrite` over a
+//!   `slackwater_ready::TokioFd` (no buffer held while a read is `Pending`), and
+//!   `slackwater_ready::ReadyPoll`, so the layers above it can be awaited too.
 //!
 //! # Wire format and rules (gRPC-Go is the reference peer)
 //! * Frame: `len: u32 LE` (counts what follows it) · `type: u32 LE` = 6 · ciphertext ·
@@ -41,12 +44,15 @@
 //!   `ring` keeps its own key schedule, which it does not zeroize.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod aead;
 mod conn;
 mod counter;
 mod crypter;
 mod frame;
+#[cfg(feature = "tokio")]
+mod tokio;
 
 pub use aead::{Backend, RecordAead, TAG_LEN};
 pub use conn::{Config, ConfigBuilder, Conn};
