@@ -47,18 +47,24 @@
 //! * [`decode`] / [`Decoder`]: stateless single-frame decoding (no sequencing state).
 //! * [`Frame`] and one struct per type; [`FrameHeader`]; [`Payload`].
 //! * [`Error`]: `Clone`, with [`is_fatal`](Error::is_fatal), the HTTP/2 code and scope.
+//! * Feature `tokio`: `FrameReader::next_frame` (cancel-safe) and `poll_next_frame`, async
+//!   flushes (`FrameReader::flush`, `FrameWriter::flush`), and `slackwater_ready::ReadyPoll`
+//!   through the reader, over a `slackwater_ready::TokioFd` or an ALTS `Conn` on one.
 //!
 //! The pool and transport types this crate's API uses are re-exported: [`Pool`],
 //! [`PoolHandle`], [`PoolError`], [`Buf`], [`SharedBuf`], [`ReadyRead`], [`ReadyWrite`],
 //! [`global`].
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
 mod decode;
 mod error;
 mod frame;
 mod reader;
+#[cfg(feature = "tokio")]
+mod tokio;
 mod writer;
 
 pub use config::{Config, ConfigBuilder};

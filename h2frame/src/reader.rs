@@ -568,7 +568,7 @@ impl<R: ReadyRead> FrameReader<R> {
     /// ```
     #[inline]
     pub fn read_frame(&mut self) -> Result<Option<Frame>, Error> {
-        self.next_frame(true)
+        self.read_next(true)
     }
 
     /// Like [`read_frame`](FrameReader::read_frame) without waiting: when the transport has
@@ -591,7 +591,7 @@ impl<R: ReadyRead> FrameReader<R> {
     /// ```
     #[inline]
     pub fn try_read_frame(&mut self) -> Result<Option<Frame>, Error> {
-        self.next_frame(false)
+        self.read_next(false)
     }
 
     /// A connection error (from the header rule, or the preface): the reader is dead.
@@ -630,7 +630,7 @@ impl<R: ReadyRead> FrameReader<R> {
     /// frame built in two places would be built into a temporary and moved, and moving a value
     /// just written field by field costs a store-forwarding stall.
     #[inline(always)]
-    fn next_frame(&mut self, blocking: bool) -> Result<Option<Frame>, Error> {
+    fn read_next(&mut self, blocking: bool) -> Result<Option<Frame>, Error> {
         let (h, n) = match self.fast_header() {
             Some(hn) => hn,
             None => match self.next_header(blocking) {
