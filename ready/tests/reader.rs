@@ -204,7 +204,11 @@ fn eof_is_sticky_even_when_the_source_comes_back() {
     for first_small in [true, false] {
         let mut r = PooledReader::new(EndsThenComesBack { ended: false }, 64, pool.clone());
         let (mut small, mut large) = ([0u8; 8], [0u8; 128]);
-        let first = if first_small { &mut small[..] } else { &mut large[..] };
+        let first = if first_small {
+            &mut small[..]
+        } else {
+            &mut large[..]
+        };
         assert_eq!(r.read(first).unwrap(), 0, "the first end");
         for _ in 0..3 {
             assert_eq!(r.read(&mut small).unwrap(), 0, "small read after the end");
