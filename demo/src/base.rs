@@ -8,6 +8,11 @@
 //!   into another that grows to what the socket has not taken (gRPC-Go's ALTS write buffer
 //!   before #8919), both kept for the connection's life.
 //!
+//! Over plain TCP (`--transport tcp`) there is no ALTS layer: the framer reads the socket
+//! through its 32 KiB buffer, and output is encoded into the 32 KiB buffer and then copied
+//! into the second one, which keeps what the socket has not taken (gRPC-Go's `bufWriter`
+//! writes into a blocking socket instead; a non-blocking server must keep it somewhere).
+//!
 //! The buffers are allocated when the connection opens and live as long as it does, whether
 //! or not a byte is arriving. It is driven by the same poller threads and the same
 //! [`Logic`](crate::wire::Logic) as the slackwater stack, so the two differ only in who owns
@@ -103,7 +108,8 @@ impl RecordReader {
 /// One connection of the baseline stack.
 pub(crate) struct BaseIo {
     sock: TcpStream,
-    alts: RecordReader,
+    /// The ALTS layer (none over plain TCP).
+    alts: Option<RecordReader>,
     /// The framer's read buffer: plaintext at `rbuf[start..end]`.
     rbuf: Box<[u8]>,
     start: usize,
@@ -114,24 +120,25 @@ pub(crate) struct BaseIo {
 }
 
 impl BaseIo {
-    /// Wraps a connected socket (made non-blocking here).
-    pub(crate) fn new(sock: TcpStream, side: Side) -> io::Result<BaseIo> {
+    /// Wraps a connected socket (made non-blocking here); `alts`: ALTS records between the
+    /// frames and the socket.
+    pub(crate) fn new(sock: TcpStream, side: Side, alts: bool) -> io::Result<BaseIo> {
         sock.set_nonblocking(true)?;
         let server = side == Side::Server;
         Ok(BaseIo {
             sock,
-            alts: RecordReader {
+            alts: alts.then(|| RecordReader {
                 rec: vec![0; BUF_SIZE],
                 filled: 0,
                 plain_at: 0,
                 plain_end: 0,
                 rec_len: 0,
-            },
+            }),
             rbuf: vec![0; BUF_SIZE].into_boxed_slice(),
             start: 0,
             end: 0,
             enc: Encoder {
-                crypter: crate::wire::crypter(side),
+                crypter: alts.then(|| crate::wire::crypter(side)),
                 wplain: Vec::with_capacity(BUF_SIZE),
                 wout: Vec::with_capacity(BUF_SIZE + BUF_SIZE / 16),
                 wout_at: 0,
@@ -150,11 +157,12 @@ impl BaseIo {
             self.end -= self.start;
             self.start = 0;
         }
-        let n = self.alts.read(
-            &self.sock,
-            &mut self.enc.crypter,
-            &mut self.rbuf[self.end..],
-        )?;
+        let n = match (&mut self.alts, &mut self.enc.crypter) {
+            (Some(alts), Some(crypter)) => {
+                alts.read(&self.sock, crypter, &mut self.rbuf[self.end..])?
+            }
+            _ => { &self.sock }.read(&mut self.rbuf[self.end..])?,
+        };
         self.end += n;
         Ok(n > 0)
     }
@@ -285,9 +293,9 @@ impl Io for BaseIo {
 
     fn census(&self, c: &mut Census) {
         c.conns += 1;
-        c.pinned_read += self.alts.rec.capacity() + self.rbuf.len();
+        c.pinned_read += self.alts.as_ref().map_or(0, |a| a.rec.capacity()) + self.rbuf.len();
         c.h2_holding += 1;
-        c.alts_holding += 1;
+        c.alts_holding += usize::from(self.alts.is_some());
         c.write_queued += self.enc.queued();
         c.pinned_write += self.enc.wplain.capacity() + self.enc.wout.capacity();
     }
@@ -296,7 +304,8 @@ impl Io for BaseIo {
 /// The baseline's write side: frames are encoded into a 32 KiB buffer kept for the
 /// connection's life and sealed into another whenever the next frame would not fit.
 struct Encoder {
-    crypter: Crypter,
+    /// The ALTS record sealer (none over plain TCP: `seal` only copies).
+    crypter: Option<Crypter>,
     wplain: Vec<u8>,
     /// Sealed records not yet written, from `wout_at`.
     wout: Vec<u8>,
@@ -313,14 +322,18 @@ impl Encoder {
             self.wout.clear();
             self.wout_at = 0;
         }
+        let Some(crypter) = self.crypter.as_mut() else {
+            self.wout.extend_from_slice(&self.wplain);
+            self.wplain.clear();
+            return Ok(());
+        };
         for chunk in self.wplain.chunks(ALTS_FRAME_SIZE - OVERHEAD) {
             let len = (chunk.len() + OVERHEAD - LEN_FIELD) as u32;
             self.wout.extend_from_slice(&len.to_le_bytes());
             self.wout.extend_from_slice(&MSG_TYPE.to_le_bytes());
             let body = self.wout.len();
             self.wout.extend_from_slice(chunk);
-            let tag = self
-                .crypter
+            let tag = crypter
                 .seal(&mut self.wout[body..])
                 .map_err(io::Error::from)?;
             self.wout.extend_from_slice(&tag);
@@ -366,6 +379,12 @@ impl Sink for Encoder {
     fn ping(&mut self, ack: bool, data: [u8; 8]) -> io::Result<()> {
         self.header(kind::PING, if ack { flags::ACK } else { 0 }, 0, 8)?;
         self.wplain.extend_from_slice(&data);
+        Ok(())
+    }
+
+    fn headers(&mut self, stream: u32, block: &[u8]) -> io::Result<()> {
+        self.header(kind::HEADERS, flags::END_HEADERS, stream, block.len())?;
+        self.wplain.extend_from_slice(block);
         Ok(())
     }
 

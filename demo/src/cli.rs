@@ -1,19 +1,24 @@
 //! The main job's command line: parsing (through `lexopt`), the checks that refuse a run it
 //! cannot honour, and the three roles one executable plays (the orchestrator that prints the
-//! table, a server process per stack, and that server's client child).
+//! table, a server process per stack and run, and that server's client child).
 //!
 //! The `stack` example and the crate's `slackwater-demo` binary are both [`main`].
 
 use crate::report::{Series, json, report_from_json, report_json, svg_chart, table};
-use crate::{ClientOptions, DieAt, Link, Mode, Options, Report, run_client, run_server, sys};
+use crate::{
+    ClientOptions, DieAt, Link, Mode, Options, Report, Transport, run_client, run_server, sys,
+};
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Write};
 use std::process::{Command, ExitCode, Stdio};
 
 /// What `--help` prints (on stdout).
 pub const USAGE: &str = "\
-The main job: N loopback connections, each TCP -> ALTS -> HTTP/2 frames, served by the
-slackwater stack and by a per-connection-buffer baseline; the server process is measured.
+The main job: N loopback connections, each TCP -> ALTS -> HTTP/2 frames (or HTTP/2 over
+plain TCP), served by three stacks in turn: slackwater, a per-connection-buffer baseline
+(gRPC-Go's layout before v1.81), and tokio + the h2 crate (plaintext HTTP/2, what hyper and
+tonic use). The server process is measured: RSS per connection idle, after a burst of PING
+and DATA echo (throughput, PING round trips), and after trim().
 
 usage: stack [OPTIONS]
   --conns N          connections per run (default 10000; at least 1, and N + 64 open files
@@ -25,10 +30,16 @@ usage: stack [OPTIONS]
   --runs N           run each stack N times, each time in a fresh server process (and its
                      client), and print medians with (min–max) ranges; ratios are computed
                      per run, then summarised the same way (default 1; 1 to 100)
-  --mode M           slackwater, baseline, both, or a comma-separated list (default both)
+  --mode M           slackwater, baseline, h2, all, or a comma-separated list of stacks
+                     (default all)
+  --transport T      alts or tcp (default alts): what slackwater and the baseline speak.
+                     The h2 stack is plaintext only: with tcp all three are plaintext and
+                     compared like for like; with alts it still runs, plaintext, and the
+                     table says so
   --json             print one JSON object instead of the table: every run's numbers, the
                      summary (median, min, max of each row and ratio), date, command line
   --keep-keys        slackwater connections keep their AEAD key schedules while idle
+                     (slackwater over ALTS only)
   --chart FILE.svg   measure at several connection counts (--points) and draw server RSS
   --points LIST      connection counts for --chart (default 1000,5000,10000,19000)
   -h, --help         this text
@@ -69,6 +80,10 @@ pub struct Args {
     pub role: Role,
     /// The stacks to run, in order.
     pub modes: Vec<Mode>,
+    /// What slackwater and the baseline speak.
+    pub transport: Transport,
+    /// `--transport` was given (not the default).
+    pub transport_given: bool,
     /// Connections per run.
     pub conns: usize,
     /// DATA bytes per connection in the burst.
@@ -95,7 +110,9 @@ impl Default for Args {
     fn default() -> Self {
         Args {
             role: Role::Main,
-            modes: vec![Mode::Slackwater, Mode::Baseline],
+            modes: Mode::ALL.to_vec(),
+            transport: Transport::Alts,
+            transport_given: false,
             conns: 10_000,
             payload: 64 * 1024,
             threads: 2,
@@ -134,13 +151,13 @@ fn text(flag: &str, v: OsString) -> Result<String, String> {
 }
 
 fn modes(v: &str) -> Result<Vec<Mode>, String> {
-    if v == "both" {
-        return Ok(vec![Mode::Slackwater, Mode::Baseline]);
+    if v == "all" {
+        return Ok(Mode::ALL.to_vec());
     }
     let mut out = Vec::new();
     for name in v.split(',') {
         let m = Mode::parse(name.trim()).ok_or(format!(
-            "--mode: unknown mode '{name}' (expected slackwater, baseline, both, or a \
+            "--mode: unknown mode '{name}' (expected slackwater, baseline, h2, all, or a \
              comma-separated list)"
         ))?;
         if !out.contains(&m) {
@@ -179,6 +196,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
             Long("runs") => a.runs = number("--runs", p.value().map_err(err)?)?,
             Long("keep-keys") => a.keep_keys = true,
             Long("mode") => a.modes = modes(&text("--mode", p.value().map_err(err)?)?)?,
+            Long("transport") => {
+                let v = text("--transport", p.value().map_err(err)?)?;
+                a.transport = Transport::parse(&v).ok_or(format!(
+                    "--transport: unknown transport '{v}' (expected alts or tcp)"
+                ))?;
+                a.transport_given = true;
+            }
             Long("chart") => a.chart = Some(text("--chart", p.value().map_err(err)?)?),
             Long("points") => {
                 let v = text("--points", p.value().map_err(err)?)?;
@@ -289,6 +313,15 @@ pub fn check(a: &Args) -> Result<(), String> {
     if a.keep_keys && !a.modes.contains(&Mode::Slackwater) {
         return Err("--keep-keys only applies to the slackwater stack (--mode)".into());
     }
+    if a.keep_keys && a.transport == Transport::Tcp {
+        return Err("--keep-keys: over --transport tcp there are no keys to keep".into());
+    }
+    if a.transport_given && a.transport == Transport::Alts && a.modes == [Mode::H2] {
+        return Err(
+            "--transport alts: the h2 stack (--mode h2) is plaintext only; use --transport tcp"
+                .into(),
+        );
+    }
     Ok(())
 }
 
@@ -301,6 +334,7 @@ fn common(a: &Args, conns: usize) -> Vec<String> {
         format!("--conns={conns}"),
         format!("--payload={}", a.payload),
         format!("--threads={}", a.threads),
+        format!("--transport={}", a.transport.name()),
     ];
     if a.keep_keys {
         v.push("--keep-keys".into());
@@ -425,6 +459,12 @@ fn main_job(a: &Args) -> io::Result<()> {
             "ratio: how many times better slackwater is (other ÷ slackwater for memory and \
              latency, slackwater ÷ other for throughput), computed per run"
         );
+        if a.transport == Transport::Alts && a.modes.contains(&Mode::H2) && a.modes.len() > 1 {
+            println!(
+                "tokio + h2 speaks plaintext HTTP/2 (the h2 crate has no ALTS), the others \
+                 ALTS: not like for like; --transport tcp compares plaintext with plaintext"
+            );
+        }
     }
     Ok(())
 }
@@ -441,7 +481,9 @@ fn check_runs(runs: &[Report]) -> io::Result<()> {
             "again.pool_in_use",
         ] {
             let v = r.get(key);
-            if v != 0.0 {
+            // The h2 stack has no pool: its pool rows are not measured (NaN).
+            let unmeasured = v.is_nan() && r.mode == Mode::H2 && key.contains("pool");
+            if v != 0.0 && !unmeasured {
                 return Err(io::Error::other(format!("{}: {key} = {v}", r.mode.name())));
             }
         }
@@ -514,6 +556,8 @@ fn client_role(a: &Args) -> io::Result<()> {
         payload: a.payload,
         threads: a.threads,
         recv_buffer: None,
+        // The server passes its own transport (plain TCP for the h2 stack).
+        transport: a.transport,
         die_at: a.die_at,
     };
     run_client(&opts, BufReader::new(io::stdin()), &mut io::stdout())
@@ -525,11 +569,17 @@ fn server_role(a: &Args) -> io::Result<()> {
         payload: a.payload,
         threads: a.threads,
         mode: a.modes.first().copied().unwrap_or(Mode::Slackwater),
+        transport: a.transport,
         release_keys: !a.keep_keys,
         ..Options::default()
     };
+    // The client speaks what this server speaks (plain TCP for the h2 stack).
+    let client = Args {
+        transport: opts.mode.transport(a.transport),
+        ..a.clone()
+    };
     let mut args = vec!["--role=client".to_string()];
-    args.extend(common(a, a.conns));
+    args.extend(common(&client, a.conns));
     let r = run_server(&opts, |_, addr| Link::child(&args, addr))?;
     let mut out = io::stdout().lock();
     writeln!(out, "report {}", report_json(&r))?;

@@ -1,9 +1,10 @@
 //! The client side of a run: opens the connections, drives the burst, checks the echo. It
-//! always uses the slackwater stack, so both servers face the same client.
+//! always uses the slackwater stack (over ALTS, or plain TCP for a plaintext server), so
+//! every server faces the same client.
 
 use crate::wire::ClientLogic;
-use crate::worker::{Cmd, Counters, Factory, Worker};
-use crate::{LIVENESS, line_reader, sw::SwIo, sys, wait_for};
+use crate::worker::{Cmd, Counters, Factory, Io, Worker};
+use crate::{LIVENESS, Transport, line_reader, sw::SwIo, sys, wait_for};
 use slackwater_alts::Side;
 use slackwater_ready::global;
 use std::io::{self, BufRead, Write};
@@ -70,6 +71,8 @@ pub struct ClientOptions {
     pub threads: usize,
     /// `SO_RCVBUF` for every connection (set before connecting), if not the system's.
     pub recv_buffer: Option<usize>,
+    /// What the frames travel over (the server's transport: plain TCP for the h2 stack).
+    pub transport: Transport,
     /// Test hook: kill this process at that point (only for a client in a process of its own).
     pub die_at: Option<DieAt>,
 }
@@ -154,7 +157,8 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
 /// ```no_run
 /// use slackwater_demo::{ClientOptions, run_client};
 /// let opts = ClientOptions { addr: "127.0.0.1:4000".parse().unwrap(), conns: 10,
-///                            payload: 1024, threads: 1, recv_buffer: None, die_at: None };
+///                            payload: 1024, threads: 1, recv_buffer: None,
+///                            transport: slackwater_demo::Transport::Alts, die_at: None };
 /// run_client(&opts, std::io::BufReader::new(std::io::stdin()), &mut std::io::stdout()).unwrap();
 /// ```
 pub fn run_client(
@@ -167,10 +171,15 @@ pub fn run_client(
     let mut pending = Vec::new();
     let counters = Counters::leak();
     let payload = opts.payload as u64;
+    let alts = opts.transport == Transport::Alts;
     let factory: Arc<Factory> = Arc::new(move |sock: TcpStream| {
-        let io = SwIo::new(sock, Side::Client, global(), true)?;
+        let io: Box<dyn Io> = if alts {
+            Box::new(SwIo::new(sock, Side::Client, global(), true)?)
+        } else {
+            Box::new(SwIo::plain(sock, Side::Client, global())?)
+        };
         let logic = ClientLogic::new(counters, payload);
-        Ok((Box::new(io) as _, Box::new(logic) as _))
+        Ok((io, Box::new(logic) as _))
     });
     let workers = (0..opts.threads.max(1))
         .map(|i| Worker::spawn(format!("client-{i}"), factory.clone(), counters))

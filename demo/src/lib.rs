@@ -1,7 +1,8 @@
 //! The full slackwater stack as one program: N loopback connections, each TCP →
-//! [`slackwater_alts::Conn`] → [`slackwater_h2frame`], served by a few poller threads, against
-//! a baseline that keeps per-connection buffers (a 32 KiB framer buffer over an ALTS layer
-//! with its own 32 KiB record buffer, like gRPC-Go before v1.81).
+//! [`slackwater_alts::Conn`] → [`slackwater_h2frame`] (or HTTP/2 over plain TCP), served by a
+//! few poller threads, against a baseline that keeps per-connection buffers (a 32 KiB framer
+//! buffer over an ALTS layer with its own 32 KiB record buffer, like gRPC-Go before v1.81) and
+//! against tokio + the `h2` crate (plaintext HTTP/2, what hyper and tonic use).
 //!
 //! The measured side is the server. The client runs in a child process (so that each side has
 //! its own open-file limit and the server's memory is its own) and talks to the server over a
@@ -13,7 +14,8 @@
 //!    checks and echoes: throughput and PING round-trip percentiles;
 //! 3. **idle again**: the same measurements, then again after `trim()`.
 //!
-//! [`run_server`] runs one stack; the `stack` example runs both and prints the table.
+//! [`run_server`] runs one stack; the `stack` example ([`cli`]) runs each in a process of its
+//! own and prints the table.
 //!
 //! ```no_run
 //! use slackwater_demo::{Link, Mode, Options, run_server};
@@ -26,6 +28,7 @@
 mod base;
 pub mod cli;
 mod client;
+mod h2s;
 pub mod report;
 mod sw;
 pub mod sys;
@@ -54,6 +57,8 @@ pub enum Mode {
     Slackwater,
     /// Per-connection buffers for the connection's life.
     Baseline,
+    /// tokio + the `h2` crate, plaintext only.
+    H2,
 }
 
 impl Mode {
@@ -66,6 +71,7 @@ impl Mode {
         match self {
             Mode::Slackwater => "slackwater",
             Mode::Baseline => "baseline",
+            Mode::H2 => "h2",
         }
     }
 
@@ -76,20 +82,38 @@ impl Mode {
     /// assert_eq!(Mode::parse("slackwater"), Some(Mode::Slackwater));
     /// ```
     pub fn parse(s: &str) -> Option<Mode> {
-        [Mode::Slackwater, Mode::Baseline]
-            .into_iter()
-            .find(|m| m.name() == s)
+        Mode::ALL.into_iter().find(|m| m.name() == s)
     }
 }
 
 impl Mode {
+    /// Every stack, in the table's order.
+    pub const ALL: [Mode; 3] = [Mode::Slackwater, Mode::Baseline, Mode::H2];
+
     /// The column heading of the stack.
     ///
     /// ```
-    /// assert_eq!(slackwater_demo::Mode::Slackwater.title(), "slackwater");
+    /// assert_eq!(slackwater_demo::Mode::H2.title(), "tokio + h2");
     /// ```
     pub fn title(self) -> &'static str {
-        self.name()
+        match self {
+            Mode::H2 => "tokio + h2",
+            m => m.name(),
+        }
+    }
+
+    /// What this stack speaks when the run asks for `t`: the h2 stack is plaintext only.
+    ///
+    /// ```
+    /// use slackwater_demo::{Mode, Transport};
+    /// assert_eq!(Mode::H2.transport(Transport::Alts), Transport::Tcp);
+    /// assert_eq!(Mode::Baseline.transport(Transport::Alts), Transport::Alts);
+    /// ```
+    pub fn transport(self, t: Transport) -> Transport {
+        match self {
+            Mode::H2 => Transport::Tcp,
+            _ => t,
+        }
     }
 }
 
@@ -112,6 +136,18 @@ impl Transport {
         match self {
             Transport::Alts => "alts",
             Transport::Tcp => "tcp",
+        }
+    }
+
+    /// How the table names it.
+    ///
+    /// ```
+    /// assert_eq!(slackwater_demo::Transport::Tcp.label(), "plaintext");
+    /// ```
+    pub fn label(self) -> &'static str {
+        match self {
+            Transport::Alts => "ALTS",
+            Transport::Tcp => "plaintext",
         }
     }
 
@@ -139,6 +175,9 @@ pub struct Options {
     pub threads: usize,
     /// The server's stack.
     pub mode: Mode,
+    /// What slackwater and the baseline speak (the h2 stack: always plain TCP; see
+    /// [`Mode::transport`]).
+    pub transport: Transport,
     /// `SO_SNDBUF` for the server's sockets (tests make it small so writes must wait).
     pub send_buffer: Option<usize>,
     /// `SO_RCVBUF` for the client's sockets when the client runs on a thread
@@ -165,6 +204,7 @@ impl Default for Options {
             payload: 64 * 1024,
             threads: 2,
             mode: Mode::Slackwater,
+            transport: Transport::Alts,
             send_buffer: None,
             client_recv_buffer: None,
             pool: global(),
@@ -269,6 +309,7 @@ impl Link {
             payload: opts.payload,
             threads: opts.threads,
             recv_buffer: opts.client_recv_buffer,
+            transport: opts.mode.transport(opts.transport),
             die_at: None,
         };
         let b2 = b.try_clone()?;
@@ -305,6 +346,11 @@ impl Link {
                 Some(c) => c.try_wait()?,
                 None => None,
             };
+            let ended = status.is_some() || self.thread.as_ref().is_some_and(|t| t.is_finished());
+            if ended && self.said_last_words() {
+                // Its last lines are read first (`bye`): the next call reports the end.
+                return Ok(());
+            }
             if let Some(st) = status {
                 use std::os::unix::process::ExitStatusExt;
                 let verb = if st.signal().is_some() {
@@ -338,6 +384,21 @@ impl Link {
             )));
         }
         Ok(())
+    }
+
+    /// Reads what a client that has ended wrote before it did (its end of the channel is
+    /// closed or about to be); whether there was anything.
+    fn said_last_words(&mut self) -> bool {
+        let t0 = Instant::now();
+        while !self.eof && t0.elapsed() < Duration::from_secs(1) {
+            match self.lines.recv_timeout(Duration::from_millis(50)) {
+                Ok(l) => self.pending.push_back(l),
+                Err(RecvTimeoutError::Timeout) if !self.pending.is_empty() => break,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => self.eof = true,
+            }
+        }
+        !self.pending.is_empty()
     }
 
     fn send(&mut self, line: &str, phase: &str) -> io::Result<()> {
@@ -438,23 +499,44 @@ impl Report {
         &mut self,
         phase: &str,
         opts: &Options,
-        workers: &[Worker],
+        server: &Server,
         rss0: u64,
     ) -> io::Result<()> {
-        let c = Worker::census_all(workers)?;
-        let st = opts.pool.stats();
-        let in_use_bytes: usize = st.classes().iter().map(|k| k.in_use * k.size).sum();
         let rss = sys::rss_bytes();
         let n = opts.conns.max(1) as f64;
+        self.set(&format!("{phase}.rss"), rss as f64);
+        self.set(
+            &format!("{phase}.rss_per_conn"),
+            (rss.saturating_sub(rss0)) as f64 / n,
+        );
+        let c = match server {
+            Server::Pollers(workers) => Worker::census_all(workers)?,
+            Server::Tokio(_, counters) => {
+                // h2 keeps its buffers to itself: only the open connections are known, and
+                // the rows below are not measured (NaN, shown as "-").
+                let open = counters.opened.load(Relaxed) - counters.closed.load(Relaxed);
+                self.set(&format!("{phase}.conns_open"), open as f64);
+                return Ok(());
+            }
+        };
+        let st = opts.pool.stats();
+        let in_use_bytes: usize = st.classes().iter().map(|k| k.in_use * k.size).sum();
+        let alts = opts.mode.transport(opts.transport) == Transport::Alts;
         for (k, v) in [
             ("conns_open", c.conns as f64),
-            ("rss", rss as f64),
-            ("rss_per_conn", (rss.saturating_sub(rss0)) as f64 / n),
             ("pool_in_use", st.in_use() as f64),
             ("pool_in_use_bytes", in_use_bytes as f64),
             ("pool_retained", st.bytes_retained() as f64),
             ("h2_holding", c.h2_holding as f64),
-            ("alts_holding", c.alts_holding as f64),
+            // No ALTS layer over plain TCP: nothing to count.
+            (
+                "alts_holding",
+                if alts {
+                    c.alts_holding as f64
+                } else {
+                    f64::NAN
+                },
+            ),
             // Both from the layers' own accounting (capacities of the buffers they hold).
             ("pinned_read_per_conn", c.pinned_read as f64 / n),
             ("pinned_write_per_conn", c.pinned_write as f64 / n),
@@ -497,14 +579,57 @@ fn settle(link: &mut Link, phase: &str) -> io::Result<()> {
 
 fn factory(opts: &Options, counters: &'static Counters) -> Arc<Factory> {
     let (mode, pool, keys) = (opts.mode, opts.pool, opts.release_keys);
+    let alts = opts.mode.transport(opts.transport) == Transport::Alts;
     Arc::new(move |sock: TcpStream| {
         let logic = Box::new(wire::ServerLogic::new(counters));
-        let io: Box<dyn worker::Io> = match mode {
-            Mode::Slackwater => Box::new(sw::SwIo::new(sock, Side::Server, pool, keys)?),
-            Mode::Baseline => Box::new(base::BaseIo::new(sock, Side::Server)?),
+        let io: Box<dyn worker::Io> = match (mode, alts) {
+            (Mode::Slackwater, true) => Box::new(sw::SwIo::new(sock, Side::Server, pool, keys)?),
+            (Mode::Slackwater, false) => Box::new(sw::SwIo::plain(sock, Side::Server, pool)?),
+            (Mode::Baseline, _) => Box::new(base::BaseIo::new(sock, Side::Server, alts)?),
+            (Mode::H2, _) => return Err(io::Error::other("the h2 stack has no poller")),
         };
         Ok((io, logic as Box<dyn wire::Logic>))
     })
+}
+
+/// What serves the connections: poller threads (slackwater, baseline) or a tokio runtime
+/// (tokio + h2).
+enum Server {
+    Pollers(Vec<Worker>),
+    Tokio(tokio::runtime::Runtime, &'static Counters),
+}
+
+impl Server {
+    fn start(opts: &Options, counters: &'static Counters) -> io::Result<Server> {
+        if opts.mode == Mode::H2 {
+            return Ok(Server::Tokio(h2s::runtime(opts.threads.max(1))?, counters));
+        }
+        let factory = factory(opts, counters);
+        let workers = (0..opts.threads.max(1))
+            .map(|i| Worker::spawn(format!("server-{i}"), factory.clone(), counters))
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Server::Pollers(workers))
+    }
+
+    /// Serves the `i`-th accepted connection.
+    fn add(&self, i: usize, sock: TcpStream) -> io::Result<()> {
+        match self {
+            Server::Pollers(w) => w[i % w.len()].send(Cmd::Add(sock)),
+            Server::Tokio(rt, counters) => {
+                h2s::serve(rt, sock, counters);
+                Ok(())
+            }
+        }
+    }
+
+    /// Gives idle pooled buffers back (slackwater: on every poller thread, then here).
+    fn trim(&self, pool: &'static Pool) -> io::Result<()> {
+        if let Server::Pollers(w) = self {
+            // Every poller thread trims its own cache of the pool, then this thread the rest.
+            Worker::trim_all(w, pool)?;
+        }
+        Ok(())
+    }
 }
 
 /// Runs the server side of one stack through the three phases; `client` starts the client
@@ -526,13 +651,10 @@ pub fn run_server(
     let counters = Counters::leak();
     let listener = sys::listen(([127, 0, 0, 1], 0).into(), 4096)?;
     listener.set_nonblocking(true)?;
-    let factory = factory(opts, counters);
-    let workers = (0..opts.threads.max(1))
-        .map(|i| Worker::spawn(format!("server-{i}"), factory.clone(), counters))
-        .collect::<io::Result<Vec<_>>>()?;
+    let server = Server::start(opts, counters)?;
     let mut report = Report {
         mode: opts.mode,
-        transport: Transport::Alts,
+        transport: opts.mode.transport(opts.transport),
         values: Vec::new(),
     };
     for (k, v) in [
@@ -578,7 +700,7 @@ pub fn run_server(
                 if let Some(n) = opts.send_buffer {
                     sys::set_send_buffer(&sock, n)?;
                 }
-                workers[accepted % workers.len()].send(Cmd::Add(sock))?;
+                server.add(accepted, sock)?;
                 accepted += 1;
                 last_accept = Instant::now();
             }
@@ -624,7 +746,7 @@ pub fn run_server(
     // Phase 1: idle.
     const IDLE: &str = "while the connections were idle";
     settle(&mut link, IDLE)?;
-    report.snapshot("idle", opts, &workers, rss0)?;
+    report.snapshot("idle", opts, &server, rss0)?;
 
     // Phase 2: burst.
     let frames0 = counters.frames_in.load(Relaxed);
@@ -643,7 +765,7 @@ pub fn run_server(
     let frames = counters.frames_in.load(Relaxed) - frames0;
     let mut client_vals = Report {
         mode: opts.mode,
-        transport: Transport::Alts,
+        transport: report.transport,
         values: Vec::new(),
     };
     for kv in done.split_whitespace() {
@@ -672,12 +794,11 @@ pub fn run_server(
     // Phase 3: idle again, then trimmed.
     const AGAIN: &str = "while the connections were idle after the burst";
     settle(&mut link, AGAIN)?;
-    report.snapshot("again", opts, &workers, rss0)?;
-    // Every poller thread trims its own cache of the pool, then this thread the rest.
-    Worker::trim_all(&workers, opts.pool)?;
+    report.snapshot("again", opts, &server, rss0)?;
+    server.trim(opts.pool)?;
     sys::release_free_heap();
     settle(&mut link, AGAIN)?;
-    report.snapshot("trimmed", opts, &workers, rss0)?;
+    report.snapshot("trimmed", opts, &server, rss0)?;
 
     const CLOSING: &str = "while the connections were closing";
     link.send("close", CLOSING)?;
@@ -687,7 +808,10 @@ pub fn run_server(
         Ok(counters.closed.load(Relaxed) + counters.errors.load(Relaxed) >= opts.conns)
     })?;
     report.set("errors", counters.errors.load(Relaxed) as f64);
-    drop(workers);
+    match server {
+        Server::Pollers(workers) => drop(workers),
+        Server::Tokio(rt, _) => rt.shutdown_timeout(Duration::from_secs(5)),
+    }
     link.finish()?;
     Ok(report)
 }

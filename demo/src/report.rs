@@ -193,7 +193,7 @@ pub fn modes_of(runs: &[Report]) -> Vec<Mode> {
 
 /// A column heading: the stack and what it speaks.
 fn heading(r: &Report) -> String {
-    format!("{} ({})", r.mode.title(), r.transport.name())
+    format!("{} ({})", r.mode.title(), r.transport.label())
 }
 
 /// The side-by-side table (Markdown) of every run in `runs`: per stack the value of each row,

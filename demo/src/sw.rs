@@ -1,5 +1,6 @@
-//! The slackwater stack: TCP → [`slackwater_alts::Conn`] → [`slackwater_h2frame::FrameReader`],
-//! every layer driven through its non-blocking form.
+//! The slackwater stack: TCP → [`slackwater_alts::Conn`] → [`slackwater_h2frame::FrameReader`]
+//! (or, over plain TCP, the frame reader straight on the socket's [`ReadyFd`]), every layer
+//! driven through its non-blocking form.
 //!
 //! No glue of its own: the frame writer encodes straight into the ALTS layer (each DATA byte
 //! copied once, into a record's payload area, sealed in place), sealed records wait in the
@@ -10,18 +11,86 @@ use crate::wire::{ALTS_FRAME_SIZE, FLUSH_AT, HIGH_WATER, In, Logic, Sink};
 use crate::worker::{Census, Io, ReadStatus};
 use slackwater_alts::{Conn, Side};
 use slackwater_h2frame::{
-    Config, Frame, FrameReader, FrameWriter, Ping, Setting, Settings, WindowUpdate,
+    Config, Frame, FrameReader, FrameWriter, Headers, Payload, Ping, Setting, Settings,
+    WindowUpdate,
 };
-use slackwater_ready::{Pool, ReadyFd, ReadyWrite};
+use slackwater_ready::{Pool, ReadyFd, ReadyRead, ReadyWrite};
 use std::io;
 use std::net::TcpStream;
 use std::os::fd::{AsFd, BorrowedFd};
 
-/// One connection of the slackwater stack.
-pub(crate) struct SwIo {
-    conn: FrameReader<Conn<ReadyFd<TcpStream>>>,
+/// What the frame reader sits on: ALTS over the socket, or the socket alone.
+pub(crate) trait Layer: ReadyRead + ReadyWrite + AsFd {
+    /// The socket (its write queue).
+    fn tcp(&self) -> &ReadyFd<TcpStream>;
+    /// Whether the ALTS layer holds a read buffer.
+    fn alts_holds_buffer(&self) -> bool {
+        false
+    }
+    /// Capacity of the ALTS layer's read buffers.
+    fn alts_read_bytes(&self) -> usize {
+        0
+    }
+    /// Capacity of the ALTS layer's write buffer.
+    fn alts_write_bytes(&self) -> usize {
+        0
+    }
+    /// Drops the AEAD key schedules, if there are any.
+    fn release_keys(&mut self) {}
+}
+
+impl Layer for Conn<ReadyFd<TcpStream>> {
+    fn tcp(&self) -> &ReadyFd<TcpStream> {
+        self.get_ref()
+    }
+    fn alts_holds_buffer(&self) -> bool {
+        self.holds_buffer()
+    }
+    fn alts_read_bytes(&self) -> usize {
+        self.read_buffer_bytes()
+    }
+    fn alts_write_bytes(&self) -> usize {
+        self.write_buffer_bytes()
+    }
+    fn release_keys(&mut self) {
+        self.release_key_schedules();
+    }
+}
+
+impl Layer for ReadyFd<TcpStream> {
+    fn tcp(&self) -> &ReadyFd<TcpStream> {
+        self
+    }
+}
+
+/// One connection of the slackwater stack, over ALTS (the default) or plain TCP.
+pub(crate) struct SwIo<L = Conn<ReadyFd<TcpStream>>> {
+    conn: FrameReader<L>,
     wr: FrameWriter,
     release_keys: bool,
+}
+
+fn h2_config(side: Side) -> io::Result<Config> {
+    // Go's limit on queued control frames: a peer that floods PINGs or SETTINGS faster
+    // than the socket takes our ACKs is cut off (ENHANCE_YOUR_CALM).
+    Ok(Config::builder()
+        .expect_client_preface(side == Side::Server)
+        .max_pending_replies(Some(10_000))
+        .build()?)
+}
+
+impl SwIo<ReadyFd<TcpStream>> {
+    /// Wraps a connected socket: HTTP/2 frames over plain TCP.
+    pub(crate) fn plain(sock: TcpStream, side: Side, pool: &'static Pool) -> io::Result<Self> {
+        let tcp = ReadyFd::new(sock)?
+            .with_pool(pool)
+            .with_high_water(HIGH_WATER);
+        Ok(SwIo {
+            conn: FrameReader::with_config(tcp, pool, h2_config(side)?),
+            wr: FrameWriter::new(),
+            release_keys: false,
+        })
+    }
 }
 
 impl SwIo {
@@ -42,14 +111,8 @@ impl SwIo {
         let alts = Conn::new(tcp, crate::wire::crypter(side))
             .with_pool(pool)
             .with_config(alts_cfg);
-        // Go's limit on queued control frames: a peer that floods PINGs or SETTINGS faster
-        // than the socket takes our ACKs is cut off (ENHANCE_YOUR_CALM).
-        let cfg = Config::builder()
-            .expect_client_preface(side == Side::Server)
-            .max_pending_replies(Some(10_000))
-            .build()?;
         Ok(SwIo {
-            conn: FrameReader::with_config(alts, pool, cfg),
+            conn: FrameReader::with_config(alts, pool, h2_config(side)?),
             wr: FrameWriter::new(),
             release_keys,
         })
@@ -73,7 +136,7 @@ fn to_in(f: &Frame) -> In<'_> {
     }
 }
 
-impl Sink for SwIo {
+impl<L: Layer> Sink for SwIo<L> {
     fn preface(&mut self) -> io::Result<()> {
         Ok(self.wr.write_preface(&mut self.conn)?)
     }
@@ -102,6 +165,18 @@ impl Sink for SwIo {
             .write(&mut self.conn, &Frame::Ping(Ping { ack, data }))?)
     }
 
+    fn headers(&mut self, stream: u32, block: &[u8]) -> io::Result<()> {
+        let f = Frame::Headers(Headers {
+            stream_id: stream,
+            end_stream: false,
+            end_headers: true,
+            priority: None,
+            fragment: Payload::from(block),
+            padding: None,
+        });
+        Ok(self.wr.write(&mut self.conn, &f)?)
+    }
+
     fn data(&mut self, stream: u32, end: bool, bytes: &[u8]) -> io::Result<()> {
         self.wr.write_data(&mut self.conn, stream, end, bytes)?;
         if self.conn.queued() >= FLUSH_AT {
@@ -123,7 +198,7 @@ impl Sink for SwIo {
     }
 }
 
-impl Io for SwIo {
+impl<L: Layer> Io for SwIo<L> {
     fn read_frames(&mut self, logic: &mut dyn Logic) -> io::Result<ReadStatus> {
         loop {
             if self.conn.is_write_full() {
@@ -162,23 +237,23 @@ impl Io for SwIo {
 
     fn census(&self, c: &mut Census) {
         let alts = self.conn.get_ref();
-        let tcp = alts.get_ref().write_queue();
+        let tcp = alts.tcp().write_queue();
         c.conns += 1;
         c.h2_holding += usize::from(self.conn.holds_buffer());
-        c.alts_holding += usize::from(alts.holds_buffer());
+        c.alts_holding += usize::from(alts.alts_holds_buffer());
         // What the layers really hold, from their own accounting (buffer capacities).
-        c.pinned_read += self.conn.read_buffer_bytes() + alts.read_buffer_bytes();
-        c.pinned_write += alts.write_buffer_bytes() + tcp.capacity_bytes();
+        c.pinned_read += self.conn.read_buffer_bytes() + alts.alts_read_bytes();
+        c.pinned_write += alts.alts_write_bytes() + tcp.capacity_bytes();
         c.write_queued += self.conn.queued();
-        c.write_buffers += tcp.buffers() + usize::from(alts.write_buffer_bytes() > 0);
+        c.write_buffers += tcp.buffers() + usize::from(alts.alts_write_bytes() > 0);
     }
 
     fn quiesce(&mut self) -> bool {
         let idle = !self.conn.holds_buffer()
-            && !self.conn.get_ref().holds_buffer()
+            && !self.conn.get_ref().alts_holds_buffer()
             && self.conn.queued() == 0;
         if self.release_keys && idle {
-            self.conn.get_mut().release_key_schedules();
+            self.conn.get_mut().release_keys();
         }
         self.release_keys && idle
     }

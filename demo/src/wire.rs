@@ -21,7 +21,7 @@ pub(crate) const HIGH_WATER: usize = 256 * 1024;
 /// Encoded but unsealed output is sealed and written once it reaches this.
 pub(crate) const FLUSH_AT: usize = 32 * 1024;
 /// HTTP/2 flow control is not what the demo measures: both ends open every window fully.
-const MAX_WINDOW: u32 = (1 << 31) - 1;
+pub(crate) const MAX_WINDOW: u32 = (1 << 31) - 1;
 
 /// Fixed demo key material (the handshake is out of scope: both ends know it).
 pub(crate) fn crypter(side: Side) -> Crypter {
@@ -82,6 +82,8 @@ pub(crate) trait Sink {
     fn settings(&mut self, ack: bool) -> io::Result<()>;
     /// A PING or PING ACK.
     fn ping(&mut self, ack: bool, data: [u8; 8]) -> io::Result<()>;
+    /// A HEADERS frame with END_HEADERS (and not END_STREAM) carrying this HPACK block.
+    fn headers(&mut self, stream: u32, block: &[u8]) -> io::Result<()>;
     /// A DATA frame (`bytes.len() <= MAX_DATA`).
     fn data(&mut self, stream: u32, end: bool, bytes: &[u8]) -> io::Result<()>;
     /// A WINDOW_UPDATE.
@@ -89,6 +91,14 @@ pub(crate) trait Sink {
     /// Output bytes not yet taken by the socket (encoded, sealed or both).
     fn queued(&self) -> usize;
 }
+
+/// The request the client opens its stream with, HPACK-encoded by hand: `:method: POST`,
+/// `:scheme: http`, `:path: /` (indexed from the static table: 3, 6, 4), and
+/// `:authority: localhost` (a literal without indexing, name index 1). A real HTTP/2 server
+/// (the `h2` crate) accepts it; the frame-level servers ignore it.
+pub(crate) const REQUEST_HEADERS: &[u8] = &[
+    0x83, 0x86, 0x84, 0x01, 9, b'l', b'o', b'c', b'a', b'l', b'h', b'o', b's', b't',
+];
 
 /// Our SETTINGS: the initial stream window opened fully, then the connection window.
 pub(crate) fn open_windows(out: &mut dyn Sink) -> io::Result<()> {
@@ -256,6 +266,7 @@ impl Logic for ClientLogic {
         self.bursting = true;
         self.ping_at = Some(Instant::now());
         out.ping(false, *b"slackwtr")?;
+        out.headers(1, REQUEST_HEADERS)?;
         self.produce(out)
     }
 

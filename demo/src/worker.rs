@@ -96,6 +96,8 @@ pub(crate) struct Counters {
     pub errors: AtomicUsize,
     /// Connections closed (EOF or error).
     pub closed: AtomicUsize,
+    /// Connections handed to the tokio + h2 stack (its census).
+    pub opened: AtomicUsize,
     /// Client connections whose burst completed, with their PING round trips (µs).
     pub done: AtomicUsize,
     pub rtts: Mutex<Vec<u32>>,
@@ -248,7 +250,8 @@ impl Drop for Worker {
     }
 }
 
-fn report(counters: &Counters, e: &io::Error) {
+/// Counts a connection error; prints the first few.
+pub(crate) fn report(counters: &Counters, e: &io::Error) {
     let n = counters.errors.fetch_add(1, Relaxed);
     if n < 5 {
         eprintln!("connection error: {e}");

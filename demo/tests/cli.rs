@@ -25,7 +25,9 @@ fn help_goes_to_stdout_and_exits_0() {
             "--conns",
             "--payload",
             "--threads",
+            "--runs",
             "--mode",
+            "--transport",
             "--json",
             "--chart",
         ] {
@@ -65,6 +67,29 @@ fn refusals_name_the_flag_and_exit_non_zero() {
             "--keep-keys",
             "slackwater",
         ),
+        (
+            &["--transport=tcp", "--keep-keys"],
+            "--keep-keys",
+            "no keys",
+        ),
+        (
+            &["--transport", "quic"],
+            "--transport",
+            "unknown transport 'quic'",
+        ),
+        (
+            &["--mode=h2", "--transport=alts"],
+            "--transport",
+            "plaintext only",
+        ),
+        (
+            &["--mode", "slackwater,http3"],
+            "--mode",
+            "unknown mode 'http3'",
+        ),
+        (&["--runs", "0"], "--runs", "1 to 100"),
+        (&["--runs=101"], "--runs", "1 to 100"),
+        (&["--chart", "x.svg", "--runs", "2"], "--runs", "once"),
     ] {
         let t = std::time::Instant::now();
         let o = stack(args);
@@ -77,4 +102,14 @@ fn refusals_name_the_flag_and_exit_non_zero() {
             "{args:?} was refused only after a run"
         );
     }
+}
+
+/// `--conns=10` (the `=` form) is accepted and runs: one small run of one stack.
+#[test]
+fn equals_form_runs() {
+    let o = stack(&["--conns=10", "--payload=1000", "--mode=h2", "--threads=1"]);
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("| measure (10 connections; one run)"), "{out}");
+    assert!(out.contains("tokio + h2 (plaintext)"), "{out}");
 }

@@ -51,7 +51,7 @@ fn two_runs_give_medians_and_ranges() {
     let head = row("measure");
     assert_eq!(
         &head[2..5],
-        ["slackwater (alts)", "baseline (alts)", "ratio vs baseline"]
+        ["slackwater (ALTS)", "baseline (ALTS)", "ratio vs baseline"]
     );
     // Timings differ between two runs: a median and a range for each stack, and the ratio
     // (computed per run) with its range.
