@@ -1,8 +1,21 @@
 //! Loom models of slackwater-pool's lock-free parts. Run with
 //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p slackwater-loom-tests --release`
 //! (what `.ci/run` does, in its own target directory).
+//!
+//! Under loom every buffer is a loom-tracked allocation, so each execution also fails on a
+//! buffer freed twice or never freed by its end (the pools are dropped at the end of each
+//! model, which frees what they still hold). The per-thread cache's owner-only state (the trim
+//! epoch a shard last acted on) is a loom `UnsafeCell`, so an access to it that the shard claim
+//! does not order is reported as a data race.
+//!
+//! Loom's `JoinHandle::join` returns when the thread's closure has returned, *before* its
+//! thread-locals are destroyed (std's waits for them): here a thread's exit (which empties its
+//! shard into the shared lists, `slackwater_pool`'s `tls` module) runs concurrently with what
+//! the main thread does after the join. The models below assert only what holds either way,
+//! and some are built around exactly that race.
 #![cfg(loom)]
 
+use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
 use slackwater_pool::loom_internals::Stack;
@@ -96,25 +109,32 @@ fn get_put_two_threads_one_class() {
         // Idle = allocated - freed; at most the shared list (1) plus one per thread cache.
         assert!(c.idle <= c.misses && c.idle <= 3, "{c:?}");
         assert_eq!(c.bytes_retained, c.idle * 64);
+        // The exits may still be moving the workers' cached buffers (see the module docs), so
+        // this trim frees what has reached the shared list; the rest is freed when the pool
+        // is dropped (loom's leak check).
         let freed = pool.trim();
-        let after = *pool.stats().class(0).unwrap();
+        assert!(freed <= c.idle, "{c:?}, trim freed {freed}");
+        // Three gets: three distinct buffers, whatever the exits are doing.
         let x = pool.get(1).unwrap();
+        live.enter(&x);
         let y = pool.get(1).unwrap();
+        live.enter(&y);
         let z = pool.get(1).unwrap();
-        let m = pool.stats().class(0).unwrap().misses;
-        drop((x, y, z));
-        assert_eq!(
-            after.idle, 0,
-            "misses after 3 more gets {m}; before trim {c:?}, trim freed {freed}, after {after:?}"
-        );
+        live.enter(&z);
+        assert_eq!(pool.stats().class(0).unwrap().in_use, 3);
     });
 }
 
 #[test]
 fn get_put_three_threads_shared_list() {
     // Three threads, each returning two buffers at once, so the shared list (not just the
-    // per-thread caches) carries buffers between threads.
-    loom::model(|| {
+    // per-thread caches) carries buffers between threads; the two workers' exits (each moving
+    // its cached buffer to the shared list) race main too. With 3 preemptions this model takes
+    // about 8 minutes on the project's machine since thread exits joined the model; it runs
+    // with 2 (the exits alone are modelled with 3 below).
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(model.preemption_bound.map_or(2, |b| b.min(2)));
+    model.check(|| {
         slackwater_pool::loom_internals::reset_shards();
         let pool = Arc::new(tiny_pool(2));
         let live = Arc::new(Live::default());
@@ -150,7 +170,7 @@ fn trim_races_get_put() {
         slackwater_pool::loom_internals::reset_shards();
         let pool = Arc::new(tiny_pool(2));
         let live = Arc::new(Live::default());
-        drop(pool.get(1).unwrap()); // one idle buffer to fight over
+        drop(pool.get(1).unwrap()); // one idle buffer (in main's cache) to fight over
         let worker = {
             let (pool, live) = (pool.clone(), live.clone());
             thread::spawn(move || {
@@ -166,10 +186,160 @@ fn trim_races_get_put() {
         let freed = trimmer.join().unwrap();
         let c = *pool.stats().class(0).unwrap();
         assert_eq!(c.in_use, 0);
-        assert!(freed <= c.misses);
-        assert_eq!(c.idle, c.misses - freed, "{c:?}");
+        assert_eq!(c.hits + c.misses, 3);
+        // The trimmer frees only the shared list and its own (empty) cache: never main's.
+        assert!(freed < c.misses, "{c:?}, trim freed {freed}");
+        assert!(c.idle <= c.misses - freed, "{c:?}, trim freed {freed}");
+        // Main's trim frees its own cache at least.
         pool.trim();
-        assert_eq!(pool.stats().idle(), 0);
+        let x = pool.get(1).unwrap();
+        live.enter(&x);
+        let y = pool.get(1).unwrap();
+        live.enter(&y);
+    });
+}
+
+#[test]
+fn trim_flags_a_working_thread() {
+    // The worker caches a buffer and keeps returning buffers while another thread trims: its
+    // fast path (a plain load of the epoch) and its slow path (`sync`: free the cache, then
+    // cache again) race the epoch bump. No buffer is handed out twice, none freed twice or
+    // leaked, the owner-only epoch is touched by its owner only.
+    loom::model(|| {
+        slackwater_pool::loom_internals::reset_shards();
+        let pool = Arc::new(tiny_pool(1));
+        let live = Arc::new(Live::default());
+        let worker = {
+            let (pool, live) = (pool.clone(), live.clone());
+            thread::spawn(move || {
+                let a = pool.get(1).unwrap();
+                live.enter(&a);
+                let b = pool.get(1).unwrap();
+                live.enter(&b);
+                live.leave(&a);
+                drop(a); // cached
+                live.leave(&b);
+                drop(b); // the cache is full: the shared list, after acting on any trim
+                use_one(&pool, &live, 3);
+            })
+        };
+        let trimmer = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.trim())
+        };
+        let freed = trimmer.join().unwrap();
+        worker.join().unwrap();
+        let c = *pool.stats().class(0).unwrap();
+        assert_eq!(c.in_use, 0);
+        assert_eq!(c.hits + c.misses, 3);
+        assert!(freed <= 1, "only the shared list's one slot: {freed}");
+        assert!(c.idle <= 2, "{c:?}");
+    });
+}
+
+#[test]
+fn thread_exit_races_trim_and_get() {
+    // A thread caches a buffer and exits; its exit (moving the buffer to the shared list, or
+    // freeing it if a trim is pending) races main's trim and gets.
+    loom::model(|| {
+        slackwater_pool::loom_internals::reset_shards();
+        let pool = Arc::new(tiny_pool(1));
+        let live = Arc::new(Live::default());
+        let t = {
+            let (pool, live) = (pool.clone(), live.clone());
+            thread::spawn(move || use_one(&pool, &live, 1))
+        };
+        t.join().unwrap(); // under loom the exit may still be running
+        let freed = pool.trim();
+        assert!(freed <= 1);
+        let x = pool.get(1).unwrap();
+        live.enter(&x);
+        let c = *pool.stats().class(0).unwrap();
+        assert_eq!(c.in_use, 1);
+        assert_eq!(c.hits + c.misses, 2);
+        assert!(c.idle <= 1, "{c:?}");
+    });
+}
+
+#[test]
+fn buffer_returned_on_another_thread_which_exits() {
+    // Taken on main, returned on a thread that then exits, while main keeps getting.
+    loom::model(|| {
+        slackwater_pool::loom_internals::reset_shards();
+        let pool = Arc::new(tiny_pool(1));
+        let live = Arc::new(Live::default());
+        let b = pool.get(1).unwrap();
+        live.enter(&b);
+        let t = {
+            let live = live.clone();
+            thread::spawn(move || {
+                live.leave(&b);
+                drop(b); // into this thread's cache; its exit moves it on
+            })
+        };
+        let x = pool.get(1).unwrap();
+        live.enter(&x);
+        live.leave(&x);
+        drop(x);
+        t.join().unwrap();
+        let y = pool.get(1).unwrap();
+        live.enter(&y);
+        let z = pool.get(1).unwrap();
+        live.enter(&z);
+        let c = *pool.stats().class(0).unwrap();
+        assert_eq!(c.in_use, 2);
+        assert_eq!(c.hits + c.misses, 4);
+    });
+}
+
+#[test]
+fn thread_exit_races_owned_pool_drop() {
+    // A thread caches a buffer of an owned pool, drops its handle and exits, while main drops
+    // the last handle: the exit (under the registry's lock) and the pool's drop (which leaves
+    // the registry first, then empties every shard) serialize; the buffer is freed once.
+    loom::model(|| {
+        slackwater_pool::loom_internals::reset_shards();
+        let pool = Arc::new(tiny_pool(1));
+        let t = {
+            let pool = pool.clone();
+            thread::spawn(move || {
+                drop(pool.get(1).unwrap());
+                drop(pool);
+            })
+        };
+        drop(pool);
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn dropped_static_pool_frees_a_live_threads_cache() {
+    // A static pool (no reference counting) dropped while another thread caches one of its
+    // buffers and holds another: the state is leaked on purpose, and that thread frees both,
+    // at its next return (this one) or at its exit.
+    loom::model(|| {
+        slackwater_pool::loom_internals::reset_shards();
+        let pool = Pool::new_static(Config::builder().class(64, 1).build().unwrap());
+        let late = pool.get(1).unwrap();
+        let cached = pool.get(1).unwrap();
+        let dropped = Arc::new(AtomicBool::new(false));
+        let t = {
+            let dropped = dropped.clone();
+            thread::spawn(move || {
+                drop(cached); // this thread's cache
+                while !dropped.load(Ordering::Acquire) {
+                    thread::yield_now();
+                }
+                drop(late); // frees the cache and this buffer
+            })
+        };
+        // Wait until the cache is filled, then drop the pool.
+        while pool.stats().idle() == 0 {
+            thread::yield_now();
+        }
+        drop(pool);
+        dropped.store(true, Ordering::Release);
+        t.join().unwrap();
     });
 }
 
@@ -190,12 +360,15 @@ fn shared_buf_clones_dropped_on_two_threads() {
         t.join().unwrap();
         let c = *pool.stats().class(0).unwrap();
         assert_eq!((c.in_use, c.idle, c.misses), (0, 1, 1), "{c:?}");
-        // Returned exactly once: two gets now need a second allocation, and get distinct
-        // buffers (a double return would hand the same one out twice).
+        // Returned exactly once: two gets now need a second allocation (a third if the
+        // buffer is still in the exiting thread's cache, see the module docs), and get
+        // distinct buffers (a double return would hand the same one out twice, and loom's
+        // allocation tracking would see it freed twice).
         let x = pool.get(1).unwrap();
         let y = pool.get(1).unwrap();
         assert_ne!(x.as_ptr(), y.as_ptr());
-        assert_eq!(pool.stats().class(0).unwrap().misses, 2);
+        let misses = pool.stats().class(0).unwrap().misses;
+        assert!(misses == 2 || misses == 3, "{misses}");
     });
 }
 

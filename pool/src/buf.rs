@@ -56,7 +56,18 @@ pub struct Buf {
     /// Readable bytes are `head..end`; `0..end` is initialized.
     head: usize,
     end: usize,
-    home: NonNull<dyn Home>,
+    home: HomeRef,
+}
+
+/// Where a [`Buf`] goes back to.
+#[derive(Clone, Copy)]
+pub(crate) enum HomeRef {
+    /// A size class of a heap pool. Its return path is called directly (and its fast path
+    /// inlined into `Buf::drop`), not through a vtable: it is the hot one.
+    #[cfg(feature = "alloc")]
+    Class(NonNull<crate::pool::Class>),
+    /// Anything else (allocations above the largest class, `FixedPool`).
+    Other(NonNull<dyn Home>),
 }
 
 // SAFETY: a `Buf` owns its allocation exclusively (like `Vec<u8>`), and its home is `Sync`, so
@@ -90,7 +101,24 @@ impl Buf {
     /// # Safety
     /// `ptr` is an allocation of `cap` bytes owned by `home`, handed out to this `Buf` alone,
     /// and `home` stays valid until the `Buf` gives the allocation back.
+    #[inline]
+    #[cfg_attr(loom, allow(dead_code))] // `FixedPool`'s, which is not built under loom
     pub(crate) unsafe fn from_raw(ptr: NonNull<u8>, cap: usize, home: NonNull<dyn Home>) -> Self {
+        Buf {
+            ptr,
+            cap,
+            head: 0,
+            end: 0,
+            home: HomeRef::Other(home),
+        }
+    }
+
+    /// # Safety
+    /// As for [`from_raw`](Buf::from_raw); a `HomeRef::Class` class keeps the same contract
+    /// as a [`Home`] (`Class::put` is its `put`).
+    #[cfg(feature = "alloc")]
+    #[inline(always)]
+    pub(crate) unsafe fn from_home(ptr: NonNull<u8>, cap: usize, home: HomeRef) -> Self {
         Buf {
             ptr,
             cap,
@@ -353,13 +381,23 @@ impl fmt::Debug for Buf {
 }
 
 impl Drop for Buf {
+    #[inline]
     fn drop(&mut self) {
-        // SAFETY: `ptr`/`cap` came from `home` (the `from_raw` contract) and this is the one
-        // place the allocation is given back; `home` is alive until then.
-        let release = unsafe { self.home.as_ref().put(self.ptr, self.cap) };
-        if let Some(r) = release {
-            // SAFETY: the borrow of `home` above has ended; this buffer held one reference.
-            unsafe { (r.run)(r.target) }
+        match self.home {
+            // SAFETY: `ptr` came from `class` (the `from_home` contract) and this is the one
+            // place the allocation is given back; `class` is alive until then.
+            #[cfg(feature = "alloc")]
+            HomeRef::Class(class) => unsafe { crate::pool::Class::put(class, self.ptr) },
+            HomeRef::Other(home) => {
+                // SAFETY: `ptr`/`cap` came from `home` (the `from_raw` contract) and this is
+                // the one place the allocation is given back; `home` is alive until then.
+                let release = unsafe { home.as_ref().put(self.ptr, self.cap) };
+                if let Some(r) = release {
+                    // SAFETY: the borrow of `home` above has ended; this buffer held one
+                    // reference.
+                    unsafe { (r.run)(r.target) }
+                }
+            }
         }
     }
 }

@@ -44,10 +44,14 @@
 //!
 //! Under the `std` feature, a thread also owns a private shard in every pool (one of 16,
 //! claimed on first use and released when the thread exits): one cached buffer per class and
-//! the thread's counters. Because only the owner ever stores into its shard, returning a
-//! buffer to the cache is a plain store and counting is a plain load and store; taking the
-//! cached buffer is one `swap`, which is what lets [`Pool::trim`] empty every thread's cache
-//! safely from any thread. The caches are counted in the statistics as idle buffers.
+//! the thread's counters. Only the owner ever touches its cache, so taking a buffer from it
+//! and returning one to it are plain loads and stores, with no atomic read-modify-write (the
+//! return also reads the pool's trim epoch, one plain load). For the same reason no other
+//! thread may empty it: [`Pool::trim`] frees the shared lists and the calling thread's cache
+//! at once, and every other thread frees what it caches (at most one buffer per class) the
+//! next time it returns a buffer to the pool or finds its cache empty; a thread that exits
+//! moves its cache to the shared lists. The caches are counted in the statistics as idle
+//! buffers.
 //!
 //! # Features
 //! * `alloc` (default): [`Pool`], [`SharedBuf`], [`global`].

@@ -1,12 +1,14 @@
 //! [`Pool`]: heap-backed size classes with lock-free shared lists and per-thread caches.
 
 use crate::PoolError;
-use crate::buf::{Buf, Home, Release};
+use crate::buf::{Buf, Home, HomeRef, Release};
 use crate::config::{Config, MAX_CLASSES};
 use crate::stack::IndexStack;
 use crate::stats::{ClassStats, Stats};
-use crate::sync::{AtomicPtr, AtomicU32, AtomicUsize, CachePadded, Ordering};
-use alloc::alloc::{alloc, dealloc};
+use crate::sync::{
+    AtomicPtr, AtomicU32, AtomicUsize, CachePadded, Ordering, OwnedCell, OwnedCounter, alloc,
+    dealloc,
+};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::alloc::Layout;
@@ -16,13 +18,13 @@ use core::ptr::{self, NonNull};
 /// takes its fast path.
 pub(crate) const ALIGN: usize = 16;
 
-/// Per-thread shards per class: one cached buffer and the owner's counters.
+/// Per-thread shards per class: one cached buffer, the trim epoch last acted on, counters.
 #[cfg(feature = "std")]
 const SHARDS: usize = crate::tls::SHARDS;
 #[cfg(not(feature = "std"))]
 const SHARDS: usize = 0;
 
-/// The calling thread's shard, if it owns one.
+/// The calling thread's shard, claiming one if it has none and one is free.
 #[inline]
 fn my_shard() -> Option<usize> {
     #[cfg(feature = "std")]
@@ -35,15 +37,31 @@ fn my_shard() -> Option<usize> {
     }
 }
 
-/// Counters written only by a shard's owner thread (plain load + store).
+/// The calling thread's shard if it already holds one (the fast paths: no claim, no call).
+#[inline(always)]
+fn held_shard() -> Option<usize> {
+    #[cfg(feature = "std")]
+    {
+        crate::tls::held()
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        None
+    }
+}
+
+/// One class's part of one per-thread shard. Everything here is written only by the thread
+/// holding the shard (see `crate::tls`), so the owner uses plain loads and stores only.
 struct Shard {
-    /// One idle buffer cached for the owner (null when empty). Only the owner stores a
-    /// non-null value; anyone (the owner's `get`, or `trim`) may swap it to null.
-    cached: AtomicPtr<u8>,
-    gets: crate::sync::OwnedCounter,
-    puts: crate::sync::OwnedCounter,
-    misses: crate::sync::OwnedCounter,
-    frees: crate::sync::OwnedCounter,
+    /// One idle buffer cached for the owner (null when empty).
+    cached: OwnedCell<*mut u8>,
+    /// The pool's trim epoch this shard last acted on. The same value is kept in this shard's
+    /// part of every class of the pool (all are updated together).
+    seen: OwnedCell<usize>,
+    gets: OwnedCounter,
+    puts: OwnedCounter,
+    misses: OwnedCounter,
+    frees: OwnedCounter,
 }
 
 /// Counters any thread may bump (threads without a shard, `trim`, unpooled buffers).
@@ -75,6 +93,9 @@ pub(crate) struct Class {
     size: usize,
     layout: Layout,
     zeroing: bool,
+    /// A copy of `Inner::counted`, so a return to a static pool reads nothing of `Inner` but
+    /// its epoch.
+    counted: bool,
     inner: *const Inner,
     /// `slots[i]` is the idle buffer held by slot `i` while `i` is on `idle`.
     slots: Box<[AtomicPtr<u8>]>,
@@ -88,14 +109,15 @@ pub(crate) struct Class {
     shared: CachePadded<Counters>,
 }
 
-// SAFETY: every field shared between threads is atomic; `inner` is only used to reach the
-// (atomic) reference count of the `Inner` that owns this class.
+// SAFETY: every field shared between threads is atomic, or an `OwnedCell` accessed only by the
+// holder of its shard (the claim orders successive holders); `inner` is only used to reach the
+// atomic epoch, flag and reference count of the `Inner` that owns this class.
 unsafe impl Sync for Class {}
 // SAFETY: as above; the raw pointers are owned by the pool, not by a thread.
 unsafe impl Send for Class {}
 
 impl Class {
-    fn new(size: usize, limit: usize, zeroing: bool) -> Self {
+    fn new(size: usize, limit: usize, zeroing: bool, counted: bool) -> Self {
         let next: Box<[AtomicU32]> = (0..limit).map(|_| AtomicU32::new(0)).collect();
         let vacant = IndexStack::new_full(limit, &next);
         Class {
@@ -105,6 +127,7 @@ impl Class {
             // never allocates (every `get` reports `CapacityOverflow`).
             layout: Layout::from_size_align(size, ALIGN).unwrap_or(Layout::new::<u8>()),
             zeroing,
+            counted,
             inner: ptr::null(),
             slots: (0..limit)
                 .map(|_| AtomicPtr::new(ptr::null_mut()))
@@ -115,11 +138,12 @@ impl Class {
             shards: (0..SHARDS)
                 .map(|_| {
                     CachePadded(Shard {
-                        cached: AtomicPtr::new(ptr::null_mut()),
-                        gets: crate::sync::OwnedCounter::new(),
-                        puts: crate::sync::OwnedCounter::new(),
-                        misses: crate::sync::OwnedCounter::new(),
-                        frees: crate::sync::OwnedCounter::new(),
+                        cached: OwnedCell::new(ptr::null_mut()),
+                        seen: OwnedCell::new(0),
+                        gets: OwnedCounter::new(),
+                        puts: OwnedCounter::new(),
+                        misses: OwnedCounter::new(),
+                        frees: OwnedCounter::new(),
                     })
                 })
                 .collect(),
@@ -131,7 +155,7 @@ impl Class {
     fn count(
         &self,
         shard: Option<usize>,
-        pick: impl Fn(&Shard) -> &crate::sync::OwnedCounter,
+        pick: impl Fn(&Shard) -> &OwnedCounter,
         pick_shared: impl Fn(&Counters) -> &AtomicUsize,
     ) {
         match shard {
@@ -140,36 +164,49 @@ impl Class {
         }
     }
 
-    /// Takes an idle buffer or allocates one. Does not touch the pool's reference count.
+    /// The pool state this class belongs to.
     #[inline]
+    fn inner(&self) -> &Inner {
+        // SAFETY: `inner` is set when the `Inner` is built and the class lives inside it.
+        unsafe { &*self.inner }
+    }
+
+    /// Takes an idle buffer or allocates one. Does not touch the pool's reference count.
+    ///
+    /// Fast path (the caller's shard caches one): a plain load and store of the cache slot and
+    /// a plain increment of the shard's counter; no atomic read-modify-write, no fence.
+    #[inline(always)]
     fn get(&self) -> Result<NonNull<u8>, PoolError> {
+        if let Some(k) = held_shard() {
+            // SAFETY: `held_shard` returns indices below `SHARDS`, the length of `shards`.
+            let s = unsafe { self.shards.get_unchecked(k) };
+            // SAFETY: this thread holds shard `k`, so it alone accesses `cached`.
+            if let Some(p) = NonNull::new(unsafe { s.cached.get() }) {
+                // SAFETY: as above.
+                unsafe { s.cached.set(ptr::null_mut()) };
+                s.gets.bump(1);
+                return Ok(p);
+            }
+        }
+        self.get_slow()
+    }
+
+    /// `get` when the caller's cache is empty (or it has no shard): the shared list, or the
+    /// allocator.
+    #[cold]
+    #[inline(never)]
+    fn get_slow(&self) -> Result<NonNull<u8>, PoolError> {
         let shard = my_shard();
         if let Some(k) = shard {
-            let s = &self.shards[k];
-            // Cheap check first, so a miss costs no locked instruction.
-            if !s.cached.load(Ordering::Relaxed).is_null() {
-                let p = s.cached.swap(ptr::null_mut(), Ordering::Acquire);
-                if let Some(p) = NonNull::new(p) {
-                    s.gets.bump(1);
-                    return Ok(p);
-                }
-            }
+            // A trim since this thread last looked: free what its shard still caches.
+            // SAFETY: this thread holds shard `k`.
+            unsafe { self.inner().sync(k) };
         }
         if let Some(i) = self.idle.pop(&self.next) {
             // Acquire in `pop` orders this load after the pusher's store.
             let p = self.slots[i].swap(ptr::null_mut(), Ordering::Relaxed);
             self.vacant.push(i, &self.next);
             if let Some(p) = NonNull::new(p) {
-                self.count(shard, |s| &s.gets, |c| &c.gets);
-                return Ok(p);
-            }
-        }
-        // Before allocating, take a buffer another thread's cache holds (a thread that exited
-        // leaves one there). `swap` makes the taker its only owner, as in `trim`.
-        for s in self.shards.iter() {
-            if !s.cached.load(Ordering::Relaxed).is_null()
-                && let Some(p) = NonNull::new(s.cached.swap(ptr::null_mut(), Ordering::Acquire))
-            {
                 self.count(shard, |s| &s.gets, |c| &c.gets);
                 return Ok(p);
             }
@@ -196,16 +233,27 @@ impl Class {
         unsafe { dealloc(p.as_ptr(), self.layout) }
     }
 
-    /// Returns every idle buffer (thread caches included) to the allocator; returns how many.
-    fn trim(&self) -> usize {
+    /// Frees the buffer shard `k` caches for this class, if any; returns how many (0 or 1).
+    ///
+    /// # Safety
+    /// The caller holds shard `k` (or has the whole pool state to itself).
+    unsafe fn drain(&self, k: usize) -> usize {
+        let s = &self.shards[k];
+        // SAFETY: the caller holds shard `k`, so it alone accesses `cached`.
+        let Some(p) = NonNull::new(unsafe { s.cached.get() }) else {
+            return 0;
+        };
+        // SAFETY: as above.
+        unsafe { s.cached.set(ptr::null_mut()) };
+        // SAFETY: the cache slot held the only reference; it is empty now.
+        unsafe { self.free(p) };
+        s.frees.bump(1);
+        1
+    }
+
+    /// Returns every buffer of the shared list to the allocator; returns how many.
+    fn trim_shared(&self) -> usize {
         let mut n = 0;
-        for s in self.shards.iter() {
-            if let Some(p) = NonNull::new(s.cached.swap(ptr::null_mut(), Ordering::Acquire)) {
-                // SAFETY: the swap made this thread the buffer's only owner.
-                unsafe { self.free(p) };
-                n += 1;
-            }
-        }
         while let Some(i) = self.idle.pop(&self.next) {
             let p = self.slots[i].swap(ptr::null_mut(), Ordering::Relaxed);
             self.vacant.push(i, &self.next);
@@ -250,59 +298,119 @@ impl Class {
             retention_limit: self.slots.len(),
         }
     }
+
+    /// `put` when the fast path did not apply: a zeroing pool, a trim since the caller's
+    /// shard last looked, a full cache, no shard, or a dropped static pool. Then drops the
+    /// buffer's reference on the pool, as `put` does (so `put` can jump here and be done).
+    ///
+    /// # Safety
+    /// As for `put`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn put_slow(this: NonNull<Class>, p: NonNull<u8>) {
+        // SAFETY: as in `put`: `c` is not used after the reference is dropped.
+        let c = unsafe { this.as_ref() };
+        let (inner, counted) = (c.inner, c.counted);
+        // SAFETY: the caller's contract.
+        unsafe { c.put_back(p, my_shard()) };
+        if counted {
+            // SAFETY: the buffer held one reference of a counted pool; `c` is not used any
+            // more.
+            unsafe { Inner::release_counted(inner) };
+        }
+    }
+
+    /// The body of `put_slow`, before the reference is dropped.
+    ///
+    /// # Safety
+    /// As for `put`.
+    unsafe fn put_back(&self, p: NonNull<u8>, shard: Option<usize>) {
+        if self.zeroing {
+            // SAFETY: the caller gives back its `size`-byte allocation.
+            unsafe { scrub(p, self.size) };
+        }
+        let inner = self.inner();
+        if let Some(k) = shard {
+            let s = &self.shards[k];
+            // SAFETY: this thread holds shard `k`, so it alone accesses `cached`.
+            if unsafe { inner.sync(k) } && unsafe { s.cached.get() }.is_null() {
+                // SAFETY: as above.
+                unsafe { s.cached.set(p.as_ptr()) };
+                s.puts.bump(1);
+                return;
+            }
+        }
+        if inner.state.closed.load(Ordering::Acquire) != 0 {
+            // SAFETY: the caller gives up the buffer, which this class allocated.
+            unsafe { self.free(p) };
+            self.count(shard, |s| &s.puts, |c| &c.puts);
+            self.count(shard, |s| &s.frees, |c| &c.frees);
+            return;
+        }
+        if let Some(i) = self.vacant.pop(&self.next) {
+            self.slots[i].store(p.as_ptr(), Ordering::Relaxed);
+            // Release in `push` publishes the store above.
+            self.idle.push(i, &self.next);
+            self.count(shard, |s| &s.puts, |c| &c.puts);
+        } else {
+            // Retention limit reached.
+            // SAFETY: the caller gives up the buffer, which this class allocated.
+            unsafe { self.free(p) };
+            self.count(shard, |s| &s.puts, |c| &c.puts);
+            self.count(shard, |s| &s.frees, |c| &c.frees);
+        }
+    }
+
+    /// Takes back a buffer this class handed out (called by `Buf::drop`, inlined there), then
+    /// drops the reference the buffer held on the pool (owned pools), which may free the pool
+    /// state and this class with it: hence a pointer, not `&self`, and no use of the class
+    /// after that.
+    ///
+    /// Fast path (no zeroing, the caller's shard in step with the pool's trim epoch and its
+    /// cache slot empty): a plain load of the epoch, plain loads and stores of the shard; no
+    /// atomic read-modify-write, no fence (owned pools add their reference decrement).
+    ///
+    /// # Safety
+    /// `this` is the class that handed `p` out, and `p` is given back once (the contract of
+    /// `Home::put`). The class outlives its buffers: it lives inside an `Inner` that is freed
+    /// only when its reference count (held by the handle and, for counted pools, by every
+    /// outstanding buffer) reaches zero, or never (uncounted pools are leaked when dropped).
+    #[inline(always)]
+    pub(crate) unsafe fn put(this: NonNull<Class>, p: NonNull<u8>) {
+        // SAFETY: the buffer's reference (or the static pool's never-freed state) keeps the
+        // class alive; `c` is not used after that reference is dropped below.
+        let c = unsafe { this.as_ref() };
+        let (inner, counted) = (c.inner, c.counted);
+        'slow: {
+            if c.zeroing {
+                break 'slow;
+            }
+            let Some(k) = held_shard() else { break 'slow };
+            // SAFETY: `held_shard` returns indices below `SHARDS`, the length of `shards`.
+            let s = unsafe { c.shards.get_unchecked(k) };
+            // SAFETY: this thread holds shard `k`, so it alone accesses `seen` and `cached`.
+            let (seen, cached) = unsafe { (s.seen.get(), s.cached.get()) };
+            // `seen` never equals the epoch of a closed pool (see `Inner::drain_shard`).
+            if seen != c.inner().state.epoch.load(Ordering::Relaxed) || !cached.is_null() {
+                break 'slow;
+            }
+            // SAFETY: as above.
+            unsafe { s.cached.set(p.as_ptr()) };
+            s.puts.bump(1);
+            if counted {
+                // SAFETY: the buffer held one reference of a counted pool; `c` is not used any more.
+                unsafe { Inner::release_counted(inner) };
+            }
+            return;
+        }
+        // SAFETY: the caller's contract, passed on; `c` is not used any more.
+        unsafe { Class::put_slow(this, p) }
+    }
 }
 
 /// A wrapped difference read while other threads run can be transiently "negative"; report 0.
 fn nonneg(v: usize) -> usize {
     if v > isize::MAX as usize { 0 } else { v }
-}
-
-// SAFETY: `Class` outlives its buffers: it lives inside an `Inner` that is freed only when its
-// reference count (held by the handle and, for counted pools, by every outstanding buffer)
-// reaches zero, or never (uncounted pools are leaked when dropped).
-unsafe impl Home for Class {
-    #[inline]
-    unsafe fn put(&self, p: NonNull<u8>, _cap: usize) -> Option<Release> {
-        if self.zeroing {
-            // SAFETY: the caller gives back its `size`-byte allocation.
-            unsafe { scrub(p, self.size) };
-        }
-        let shard = my_shard();
-        let inner = self.inner;
-        // SAFETY: the returning buffer keeps `inner` alive (or it is never freed).
-        let closed = unsafe { &*inner }.closed.load(Ordering::Relaxed) != 0;
-        'done: {
-            if closed {
-                // SAFETY: the caller gives up the buffer, which this class allocated.
-                unsafe { self.free(p) };
-                self.count(shard, |s| &s.puts, |c| &c.puts);
-                self.count(shard, |s| &s.frees, |c| &c.frees);
-                break 'done;
-            }
-            if let Some(k) = shard {
-                let s = &self.shards[k];
-                // Only the owner (this thread) stores non-null, so if it is null now it stays
-                // null until the store below.
-                if s.cached.load(Ordering::Relaxed).is_null() && cache_put(&s.cached, p) {
-                    s.puts.bump(1);
-                    break 'done;
-                }
-            }
-            if let Some(i) = self.vacant.pop(&self.next) {
-                self.slots[i].store(p.as_ptr(), Ordering::Relaxed);
-                // Release in `push` publishes the store above.
-                self.idle.push(i, &self.next);
-                self.count(shard, |s| &s.puts, |c| &c.puts);
-            } else {
-                // Retention limit reached.
-                // SAFETY: the caller gives up the buffer, which this class allocated.
-                unsafe { self.free(p) };
-                self.count(shard, |s| &s.puts, |c| &c.puts);
-                self.count(shard, |s| &s.frees, |c| &c.frees);
-            }
-        }
-        Inner::deferred_release(inner)
-    }
 }
 
 /// Buffers above the largest class: allocated exactly, freed on return.
@@ -358,36 +466,8 @@ unsafe impl Home for Unpooled {
     }
 }
 
-/// Fills the owner's empty cache slot (the caller saw it null, and only the owner stores
-/// non-null, so it is still null).
-///
-/// Natively this is a plain store: no locked instruction on the return path. Under loom it is
-/// the equivalent `compare_exchange(null, p)`, which always succeeds given the invariant above:
-/// loom 0.7 can let a `swap` by another thread read a value older than a plain store it
-/// follows, an outcome the C++ memory model forbids (tokio-rs/loom#389; reproduced in
-/// isolation while writing these models), and that false interleaving would "lose" the stored
-/// buffer.
-#[inline]
-fn cache_put(slot: &AtomicPtr<u8>, p: NonNull<u8>) -> bool {
-    #[cfg(not(loom))]
-    {
-        slot.store(p.as_ptr(), Ordering::Release);
-        true
-    }
-    #[cfg(loom)]
-    {
-        slot.compare_exchange(
-            ptr::null_mut(),
-            p.as_ptr(),
-            Ordering::Release,
-            Ordering::Relaxed,
-        )
-        .is_ok()
-    }
-}
-
 /// Zeroes `len` bytes at `p` in a way the optimizer keeps: the memory is handed to another
-/// owner through an atomic right after, so the writes cannot be proven dead.
+/// owner right after, so the writes cannot be proven dead.
 ///
 /// # Safety
 /// `p` is valid for writes of `len` bytes and owned by the caller.
@@ -397,14 +477,23 @@ unsafe fn scrub(p: NonNull<u8>, len: usize) {
     core::sync::atomic::compiler_fence(Ordering::SeqCst);
 }
 
-/// The shared state of one pool.
-pub(crate) struct Inner {
-    /// The handle's reference plus one per outstanding buffer (counted pools only).
-    refs: AtomicUsize,
-    counted: bool,
+/// What every return reads and only `trim` and the drop of a static pool write, on a cache
+/// line of its own (an owned pool's reference count next to it would be written constantly).
+struct PoolState {
+    /// Bumped by every `trim`: a shard whose `seen` differs frees what it caches, the next
+    /// time its holder returns a buffer or misses its cache.
+    epoch: AtomicUsize,
     /// Non-zero once a static (uncounted) pool's handle was dropped: its state is leaked so
     /// late buffers stay sound, and those buffers are freed on return instead of kept.
     closed: AtomicUsize,
+}
+
+/// The shared state of one pool.
+pub(crate) struct Inner {
+    /// The handle's reference plus one per outstanding buffer (counted pools only).
+    refs: CachePadded<AtomicUsize>,
+    state: CachePadded<PoolState>,
+    counted: bool,
     classes: Box<[Class]>,
     unpooled: Unpooled,
 }
@@ -412,12 +501,15 @@ pub(crate) struct Inner {
 impl Inner {
     fn new_boxed(config: &Config, counted: bool) -> *mut Inner {
         let classes: Vec<Class> = (0..config.n)
-            .map(|i| Class::new(config.sizes[i], config.limits[i], config.zeroing))
+            .map(|i| Class::new(config.sizes[i], config.limits[i], config.zeroing, counted))
             .collect();
         let inner = Box::into_raw(Box::new(Inner {
-            refs: AtomicUsize::new(1),
+            refs: CachePadded(AtomicUsize::new(1)),
+            state: CachePadded(PoolState {
+                epoch: AtomicUsize::new(0),
+                closed: AtomicUsize::new(0),
+            }),
             counted,
-            closed: AtomicUsize::new(0),
             classes: classes.into_boxed_slice(),
             unpooled: Unpooled {
                 zeroing: config.zeroing,
@@ -432,7 +524,109 @@ impl Inner {
             }
             (*inner).unpooled.inner = inner;
         }
+        // Exiting threads empty their shards of every registered state (`crate::tls`).
+        #[cfg(feature = "std")]
+        crate::tls::register(inner);
         inner
+    }
+
+    /// Brings shard `k` in step with the pool's trim epoch: if a `trim` (or the drop of a
+    /// static pool) happened since the shard last looked, frees what it caches in every class.
+    /// Returns whether the shard may cache again (it is in step and the pool is not closed).
+    ///
+    /// # Safety
+    /// The caller holds shard `k`.
+    unsafe fn sync(&self, k: usize) -> bool {
+        // Acquire: pairs with the Release bump of a closing drop, so `closed` is seen below.
+        let e = self.state.epoch.load(Ordering::Acquire);
+        let Some(first) = self.classes.first() else {
+            return false;
+        };
+        // SAFETY: the caller holds shard `k`.
+        if unsafe { first.shards[k].seen.get() } == e {
+            return true;
+        }
+        // SAFETY: as above.
+        unsafe { self.drain_shard(k, e) };
+        // SAFETY: as above.
+        unsafe { first.shards[k].seen.get() == e }
+    }
+
+    /// Frees what shard `k` caches in every class, and records epoch `e` as seen unless the
+    /// pool is closed (so the shard of a dropped static pool never takes the fast path, which
+    /// does not look at `closed`). Returns how many buffers were freed.
+    ///
+    /// # Safety
+    /// The caller holds shard `k`, and `e` was read from `state.epoch` (Acquire).
+    unsafe fn drain_shard(&self, k: usize, e: usize) -> usize {
+        let closed = self.state.closed.load(Ordering::Relaxed) != 0;
+        let mut n = 0;
+        for c in self.classes.iter() {
+            // SAFETY: the caller holds shard `k`.
+            n += unsafe { c.drain(k) };
+            if !closed {
+                // SAFETY: as above.
+                unsafe { c.shards[k].seen.set(e) };
+            }
+        }
+        n
+    }
+
+    /// Frees every idle buffer `trim` may free from here: the shared lists and the caller's
+    /// own shard. Other threads' shards are left to their holders, who free what they cache
+    /// when they next return a buffer or miss their cache (the epoch bump tells them), or when
+    /// they exit.
+    fn trim(&self) -> usize {
+        // Release: a holder that sees the new epoch (Acquire, in `sync`) sees `closed` too.
+        let e = self
+            .state
+            .epoch
+            .fetch_add(1, Ordering::Release)
+            .wrapping_add(1);
+        let mut n = 0;
+        if let Some(k) = my_shard() {
+            // SAFETY: this thread holds shard `k`.
+            n += unsafe { self.drain_shard(k, e) };
+        }
+        n + self.classes.iter().map(Class::trim_shared).sum::<usize>()
+    }
+
+    /// The thread holding shard `k` is exiting: moves what the shard caches to the shared
+    /// lists (or frees it, when a list is full, a trim is pending for this shard or the pool
+    /// was dropped), so the next holder of `k` starts empty.
+    ///
+    /// # Safety
+    /// `inner` is alive for the call (the registry's lock is held and it is registered), and
+    /// the caller holds shard `k`.
+    #[cfg(feature = "std")]
+    pub(crate) unsafe fn thread_exit(inner: *const Inner, k: usize) {
+        // SAFETY: the caller's contract.
+        let this = unsafe { &*inner };
+        let e = this.state.epoch.load(Ordering::Acquire);
+        let keep = this.state.closed.load(Ordering::Relaxed) == 0
+            && this
+                .classes
+                .first()
+                // SAFETY: the caller holds shard `k`.
+                .is_some_and(|c| unsafe { c.shards[k].seen.get() } == e);
+        for c in this.classes.iter() {
+            let s = &c.shards[k];
+            // SAFETY: the caller holds shard `k`, so it alone accesses `cached`.
+            let Some(p) = NonNull::new(unsafe { s.cached.get() }) else {
+                continue;
+            };
+            // SAFETY: as above.
+            unsafe { s.cached.set(ptr::null_mut()) };
+            if keep && let Some(i) = c.vacant.pop(&c.next) {
+                c.slots[i].store(p.as_ptr(), Ordering::Relaxed);
+                // Release in `push` publishes the store above.
+                c.idle.push(i, &c.next);
+            } else {
+                // SAFETY: the cache slot held the only reference; it is empty now.
+                unsafe { c.free(p) };
+                s.frees.bump(1);
+            }
+        }
     }
 
     /// The reference a returned buffer gives up, to be dropped by the caller of `put` once it
@@ -463,20 +657,67 @@ impl Inner {
         if !this.counted {
             return;
         }
-        if this.refs.fetch_sub(1, Ordering::Release) == 1 {
-            // Acquire: synchronizes with every other reference's Release decrement. A load,
-            // not a fence: ThreadSanitizer does not model fences (see `SharedBuf::drop`).
-            this.refs.load(Ordering::Acquire);
-            // SAFETY: the count reached zero: no handle and no buffer refers to it any more.
-            drop(unsafe { Box::from_raw(inner.cast_mut()) });
+        // SAFETY: the caller's contract, and the pool counts references.
+        unsafe { Inner::release_counted(inner) }
+    }
+
+    /// `release` for a pool known to count references.
+    ///
+    /// # Safety
+    /// As for `release`, and `inner` is a counted pool's state.
+    #[inline]
+    unsafe fn release_counted(inner: *const Inner) {
+        // SAFETY: the caller's reference keeps `inner` alive for this decrement.
+        if unsafe { &(*inner).refs }.fetch_sub(1, Ordering::Release) == 1 {
+            // SAFETY: the count reached zero; nothing of `inner` is used here any more.
+            unsafe { Inner::free_state(inner) };
         }
+    }
+
+    /// Frees the pool state after the last reference was dropped.
+    ///
+    /// # Safety
+    /// The caller's decrement took the count to zero.
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_state(inner: *const Inner) {
+        // SAFETY: the caller's contract keeps `inner` alive until the drop below.
+        let this = unsafe { &*inner };
+        // Acquire: synchronizes with every other reference's Release decrement. A load, not a
+        // fence: ThreadSanitizer does not model fences (see `SharedBuf::drop`).
+        this.refs.load(Ordering::Acquire);
+        // SAFETY: the count reached zero: no handle and no buffer refers to it any more.
+        unsafe { Inner::destroy(inner.cast_mut()) };
+    }
+
+    /// Frees a pool state nothing else refers to any more, except an exiting thread that may
+    /// be walking the registry: it leaves the registry first (waiting for that thread, which
+    /// holds the registry's lock), so that the `&mut` of its drop is exclusive.
+    ///
+    /// # Safety
+    /// `inner` came from `new_boxed`, is freed once, and no handle or buffer refers to it.
+    unsafe fn destroy(inner: *mut Inner) {
+        #[cfg(feature = "std")]
+        crate::tls::unregister(inner);
+        // SAFETY: the caller's contract; no exiting thread reaches it any more.
+        drop(unsafe { Box::from_raw(inner) });
     }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        // Nothing else refers to this state any more (the last reference is gone, and
+        // `destroy` took it out of the registry before this drop), so every shard's cache may
+        // be emptied here, whoever holds the shard: a thread touches shard `k` of this pool
+        // only inside a `get`, a return or a `trim` of it, each of which holds a reference
+        // (the handle's or a buffer's) that happened before this drop, or when it exits, under
+        // the registry's lock, which `destroy` took after it.
         for c in self.classes.iter() {
-            c.trim();
+            for k in 0..c.shards.len() {
+                // SAFETY: `&mut self`: no other thread can access this state (see above).
+                unsafe { c.drain(k) };
+            }
+            c.trim_shared();
         }
     }
 }
@@ -486,8 +727,11 @@ impl Drop for Inner {
 /// `get(n)` hands out a [`Buf`] from the smallest class of at least `n` bytes; dropping the
 /// `Buf` returns it. Requests above the largest class are allocated exactly and freed on drop.
 /// Each class keeps idle buffers in a lock-free shared list (up to its retention limit) and,
-/// under the `std` feature, one per thread in a private cache; [`trim`](Pool::trim) gives all
-/// of them back to the allocator.
+/// under the `std` feature, one per thread in a private cache that its thread fills and
+/// empties with plain loads and stores; [`trim`](Pool::trim) gives the shared lists, the
+/// calling thread's cache and the caches of exited threads back to the allocator at once, and
+/// has every other thread free its cached buffer (at most one per class) the next time it
+/// returns a buffer to the pool or finds its cache empty.
 ///
 /// Two kinds of pool, the same type:
 /// * **Static** ([`Pool::new_static`], [`global`](crate::global)): `const`, meant for a
@@ -495,7 +739,9 @@ impl Drop for Inner {
 ///   counter. If such a pool is dropped anyway, it frees its idle buffers and leaks its
 ///   bookkeeping (about 40 KiB with the default classes: slot tables and 16 thread shards), so
 ///   buffers still out stay valid — sound, never a dangling pointer — and are freed when they
-///   come back.
+///   come back. What a live thread other than the dropping one caches (at most one buffer
+///   per class) is freed when that thread next returns a buffer of the pool, or when it
+///   exits.
 /// * **Owned** ([`Pool::new`], [`Pool::with_config`]): every buffer holds a reference to the
 ///   pool's shared state, so the pool may be dropped before its buffers (they are freed when
 ///   they come back). Each `get` and each return costs one atomic increment/decrement on a
@@ -517,6 +763,37 @@ pub struct Pool {
     inner: AtomicPtr<Inner>,
     config: Config,
     counted: bool,
+    /// `lookup[b]`, where `b` is the bit length of `n - 1`: the first class larger than
+    /// `2^(b-1)` (the number of classes if none), with `AMBIGUOUS` set when that class does
+    /// not hold `2^b` bytes (then `class_index` scans on from there).
+    lookup: [u8; usize::BITS as usize + 1],
+}
+
+/// Marks a `Pool::lookup` entry whose range is split by a class size: scan from there.
+const AMBIGUOUS: u8 = 0x80;
+const _: () = assert!(MAX_CLASSES < AMBIGUOUS as usize);
+
+/// The class lookup table of `config` (see `Pool::lookup`).
+const fn lookup_table(config: &Config) -> [u8; usize::BITS as usize + 1] {
+    let mut t = [0u8; usize::BITS as usize + 1];
+    let mut b = 0;
+    while b < t.len() {
+        // The requests with bit length `b` of `n - 1` are `2^(b-1) < n <= 2^b` (`n <= 1` for
+        // b = 0): no class of at most `2^(b-1)` bytes holds any of them.
+        let mut i = 0;
+        if b > 0 {
+            let floor = 1usize << (b - 1);
+            while i < config.n && config.sizes[i] <= floor {
+                i += 1;
+            }
+        }
+        // Class `i` holds every request of the range if it holds `2^b`; past the last class,
+        // none is held (unpooled).
+        let whole = i == config.n || (b < usize::BITS as usize && config.sizes[i] >= 1 << b);
+        t[b] = if whole { i as u8 } else { i as u8 | AMBIGUOUS };
+        b += 1;
+    }
+    t
 }
 
 // Compile-time check that the class array fits the config.
@@ -548,7 +825,8 @@ impl Pool {
         /// assert_eq!(b.capacity(), 1024);
         /// ```
         pub fn new_static(config: Config) -> Pool {
-            Pool { inner: AtomicPtr::new(ptr::null_mut()), config, counted: false }
+            let lookup = lookup_table(&config);
+            Pool { inner: AtomicPtr::new(ptr::null_mut()), config, counted: false, lookup }
         }
     }
 
@@ -574,6 +852,7 @@ impl Pool {
         let inner = Inner::new_boxed(&config, true);
         Pool {
             inner: AtomicPtr::new(inner),
+            lookup: lookup_table(&config),
             config,
             counted: true,
         }
@@ -589,7 +868,7 @@ impl Pool {
     }
 
     /// The shared state, created on first use (lock-free: racing creators free the loser).
-    #[inline]
+    #[inline(always)]
     fn inner(&self) -> &Inner {
         let p = self.inner.load(Ordering::Acquire);
         if !p.is_null() {
@@ -609,8 +888,9 @@ impl Pool {
             // SAFETY: just published; lives until the handle drops.
             Ok(_) => unsafe { &*new },
             Err(cur) => {
-                // SAFETY: `new` was never shared; nobody else can see it.
-                drop(unsafe { Box::from_raw(new) });
+                // SAFETY: `new` was never published; only the registry (and an exiting thread
+                // walking it) can see it.
+                unsafe { Inner::destroy(new) };
                 // SAFETY: another thread published `cur` with Release.
                 unsafe { &*cur }
             }
@@ -631,40 +911,77 @@ impl Pool {
     /// assert_eq!(pool.get(0).unwrap().capacity(), 256);
     /// assert!(matches!(pool.get(usize::MAX), Err(PoolError::CapacityOverflow { .. })));
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, n: usize) -> Result<Buf, PoolError> {
         let inner = self.inner();
-        let (p, cap, home): (NonNull<u8>, usize, NonNull<dyn Home>) = match self.config.class_for(n)
-        {
-            Some(i) => {
-                let c = &inner.classes[i];
-                (c.get()?, c.size, NonNull::from(c as &dyn Home))
-            }
+        // Both arms yield plain values, so the `Buf` is built once, in registers.
+        let (p, cap, home) = match inner.classes.get(self.class_index(n)) {
+            Some(c) => (c.get()?, c.size, HomeRef::Class(NonNull::from(c))),
             None => (
                 inner.unpooled.get(n)?,
                 n,
-                NonNull::from(&inner.unpooled as &dyn Home),
+                HomeRef::Other(NonNull::from(&inner.unpooled as &dyn Home)),
             ),
         };
-        if inner.counted {
+        if self.counted {
             // Relaxed, as for `Arc::clone`: the handle's own reference keeps `inner` alive.
             inner.refs.fetch_add(1, Ordering::Relaxed);
         }
-        // SAFETY: `p` is an allocation of `cap` bytes handed out by `home` to this buffer
-        // alone; `home` lives in `inner`, which the new reference (or the static pool's
-        // never-freed state) keeps alive until the buffer comes back.
-        Ok(unsafe { Buf::from_raw(p, cap, home) })
+        // SAFETY: `p` is an allocation of `cap` bytes handed out by `home` (a class of this
+        // pool, or its unpooled allocations) to this buffer alone; `home` lives in `inner`,
+        // which the new reference (or the static pool's never-freed state) keeps alive until
+        // the buffer comes back.
+        Ok(unsafe { Buf::from_home(p, cap, home) })
     }
 
-    /// Returns every idle buffer (in the shared lists and in every thread's cache) to the
-    /// allocator, and returns how many were freed. Safe to call while other threads `get` and
-    /// return buffers; buffers returned during the call may stay pooled.
+    /// The index of the smallest class that holds `n` bytes (the number of classes above the
+    /// largest), as `Config::class_for`, from the table built with the pool: one lookup by the
+    /// bit length of `n - 1`; only when a class size lies strictly inside that power-of-two
+    /// range (never with the default classes) a short scan.
+    #[inline(always)]
+    fn class_index(&self, n: usize) -> usize {
+        let bits = (usize::BITS - n.saturating_sub(1).leading_zeros()) as usize;
+        let t = self.lookup[bits];
+        if t & AMBIGUOUS == 0 {
+            return t as usize;
+        }
+        self.class_scan(n, (t & !AMBIGUOUS) as usize)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn class_scan(&self, n: usize, mut i: usize) -> usize {
+        while i < self.config.n && n > self.config.sizes[i] {
+            i += 1;
+        }
+        i
+    }
+
+    /// Returns idle buffers to the allocator, and returns how many it freed itself. Safe to
+    /// call while other threads `get` and return buffers; buffers returned during the call may
+    /// stay pooled.
+    ///
+    /// * Freed at once: every buffer of the shared lists, the calling thread's cached buffers,
+    ///   and those cached by threads that have exited (their shards are taken over for the
+    ///   time it takes to empty them).
+    /// * Not freed at once: what another **live** thread caches, at most one buffer per class
+    ///   per thread (its cache is filled and emptied with plain loads and stores, which no
+    ///   other thread may race). `trim` bumps the pool's epoch instead, and that thread frees
+    ///   its cached buffers the next time it returns a buffer to this pool or finds its cache
+    ///   empty (one plain load of the epoch tells it), or when it calls `trim` itself. Until
+    ///   then they count as idle in [`stats`](Pool::stats). To free everything now, call
+    ///   `trim` on every thread that used the pool.
     ///
     /// ```
     /// let pool = slackwater_pool::Pool::new();
     /// drop(pool.get(100).unwrap());
-    /// assert_eq!(pool.trim(), 1);
+    /// assert_eq!(pool.trim(), 1);                    // this thread's cache
     /// assert_eq!(pool.stats().idle(), 0);
+    ///
+    /// let pool = std::sync::Arc::new(slackwater_pool::Pool::new());
+    /// let p = pool.clone();
+    /// std::thread::spawn(move || drop(p.get(100).unwrap())).join().unwrap();
+    /// assert_eq!(pool.trim(), 1);                    // an exited thread's cache
     /// ```
     pub fn trim(&self) -> usize {
         let p = self.inner.load(Ordering::Acquire);
@@ -673,7 +990,7 @@ impl Pool {
         }
         // SAFETY: published and alive while the handle is.
         let inner = unsafe { &*p };
-        inner.classes.iter().map(Class::trim).sum()
+        inner.trim()
     }
 
     /// A snapshot of the per-class statistics. Exact when no other thread is using the pool;
@@ -740,10 +1057,13 @@ impl Drop for Pool {
             // Buffers of a static pool do not count references, so the state must outlive
             // them: leak the bookkeeping, free the idle buffers, and have buffers that come
             // back later freed rather than kept (a return racing with this drop may still
-            // land in a list; that buffer is leaked with the bookkeeping).
+            // land in a list; that buffer is leaked with the bookkeeping). The epoch bump of
+            // the trim (Release) publishes `closed` to every shard holder, whose next return
+            // then frees its cache and the buffer.
             // SAFETY: the state is never freed for uncounted pools.
-            unsafe { &*p }.closed.store(1, Ordering::Release);
-            self.trim();
+            let inner = unsafe { &*p };
+            inner.state.closed.store(1, Ordering::Relaxed);
+            inner.trim();
         }
     }
 }

@@ -17,7 +17,8 @@ pub struct ClassStats {
     pub misses: usize,
     /// `idle * size`.
     pub bytes_retained: usize,
-    /// How many idle buffers the shared list may keep (each thread cache adds at most one).
+    /// How many idle buffers the shared list may keep (each thread cache adds at most one;
+    /// see `Pool::trim` for when other threads' caches are freed).
     pub retention_limit: usize,
 }
 

@@ -70,3 +70,35 @@ fn a_dropped_static_pool_frees_late_buffers() {
     drop(late);
     assert_eq!(count(&FREES) - before, 1, "freed on return, not kept");
 }
+
+// Skipped under Miri for the same reason as the test above.
+#[cfg_attr(miri, ignore)]
+#[test]
+fn a_dropped_static_pool_cached_on_another_thread_is_freed_by_that_thread() {
+    use std::sync::mpsc;
+    let pool = Pool::new_static(Config::builder().class(64, 8).build().unwrap());
+    let (to_thread, bufs) = mpsc::channel();
+    let (dropped, wait_drop) = mpsc::channel::<()>();
+    let t = std::thread::spawn(move || {
+        let (cached, late): (slackwater_pool::Buf, slackwater_pool::Buf) = bufs.recv().unwrap();
+        drop(cached); // into this thread's cache
+        wait_drop.recv().unwrap(); // the pool was dropped
+        let before = count(&FREES);
+        drop(late);
+        assert_eq!(
+            count(&FREES) - before,
+            2,
+            "the late buffer and this thread's cache"
+        );
+    });
+    to_thread
+        .send((pool.get(10).unwrap(), pool.get(10).unwrap()))
+        .unwrap();
+    // Wait until the thread has cached its buffer: the pool counts it idle.
+    while pool.stats().idle() == 0 {
+        std::thread::yield_now();
+    }
+    drop(pool);
+    dropped.send(()).unwrap();
+    t.join().unwrap();
+}
