@@ -6,7 +6,8 @@
 
 use crate::report::{Series, json, report_from_json, report_json, svg_chart, table};
 use crate::{
-    ClientOptions, DieAt, Link, Mode, Options, Report, Transport, run_client, run_server, sys,
+    ClientOptions, DieAt, Link, Mode, Options, Report, Runtime, Transport, run_client, run_server,
+    sys,
 };
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Write};
@@ -38,6 +39,10 @@ usage: stack [OPTIONS]
                      table says so
   --json             print one JSON object instead of the table: every run's numbers, the
                      summary (median, min, max of each row and ratio), date, command line
+  --runtime R        poller or tokio (default poller): what drives the slackwater stack,
+                     the demo's poller threads or a tokio multi-thread runtime with a task
+                     per connection (as the h2 stack runs); the baseline always runs on the
+                     poller threads
   --keep-keys        slackwater connections keep their AEAD key schedules while idle
                      (slackwater over ALTS only)
   --chart FILE.svg   measure at several connection counts (--points) and draw server RSS
@@ -84,6 +89,8 @@ pub struct Args {
     pub transport: Transport,
     /// `--transport` was given (not the default).
     pub transport_given: bool,
+    /// What drives the slackwater stack.
+    pub runtime: Runtime,
     /// Connections per run.
     pub conns: usize,
     /// DATA bytes per connection in the burst.
@@ -113,6 +120,7 @@ impl Default for Args {
             modes: Mode::ALL.to_vec(),
             transport: Transport::Alts,
             transport_given: false,
+            runtime: Runtime::Poller,
             conns: 10_000,
             payload: 64 * 1024,
             threads: 2,
@@ -196,6 +204,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
             Long("runs") => a.runs = number("--runs", p.value().map_err(err)?)?,
             Long("keep-keys") => a.keep_keys = true,
             Long("mode") => a.modes = modes(&text("--mode", p.value().map_err(err)?)?)?,
+            Long("runtime") => {
+                let v = text("--runtime", p.value().map_err(err)?)?;
+                a.runtime = Runtime::parse(&v).ok_or(format!(
+                    "--runtime: unknown runtime '{v}' (expected poller or tokio)"
+                ))?;
+            }
             Long("transport") => {
                 let v = text("--transport", p.value().map_err(err)?)?;
                 a.transport = Transport::parse(&v).ok_or(format!(
@@ -313,6 +327,9 @@ pub fn check(a: &Args) -> Result<(), String> {
     if a.keep_keys && !a.modes.contains(&Mode::Slackwater) {
         return Err("--keep-keys only applies to the slackwater stack (--mode)".into());
     }
+    if a.runtime == Runtime::Tokio && !a.modes.contains(&Mode::Slackwater) {
+        return Err("--runtime tokio only applies to the slackwater stack (--mode)".into());
+    }
     if a.keep_keys && a.transport == Transport::Tcp {
         return Err("--keep-keys: over --transport tcp there are no keys to keep".into());
     }
@@ -335,6 +352,7 @@ fn common(a: &Args, conns: usize) -> Vec<String> {
         format!("--payload={}", a.payload),
         format!("--threads={}", a.threads),
         format!("--transport={}", a.transport.name()),
+        format!("--runtime={}", a.runtime.name()),
     ];
     if a.keep_keys {
         v.push("--keep-keys".into());
@@ -570,6 +588,7 @@ fn server_role(a: &Args) -> io::Result<()> {
         threads: a.threads,
         mode: a.modes.first().copied().unwrap_or(Mode::Slackwater),
         transport: a.transport,
+        runtime: a.runtime,
         release_keys: !a.keep_keys,
         ..Options::default()
     };

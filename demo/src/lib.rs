@@ -31,6 +31,7 @@ mod client;
 mod h2s;
 pub mod report;
 mod sw;
+mod swtokio;
 pub mod sys;
 mod wire;
 mod worker;
@@ -115,6 +116,21 @@ impl Mode {
             _ => t,
         }
     }
+
+    /// What drives this stack when the run asks for `r` for slackwater.
+    ///
+    /// ```
+    /// use slackwater_demo::{Mode, Runtime};
+    /// assert_eq!(Mode::Baseline.runtime(Runtime::Tokio), Runtime::Poller);
+    /// assert_eq!(Mode::H2.runtime(Runtime::Poller), Runtime::Tokio);
+    /// ```
+    pub fn runtime(self, r: Runtime) -> Runtime {
+        match self {
+            Mode::Slackwater => r,
+            Mode::Baseline => Runtime::Poller,
+            Mode::H2 => Runtime::Tokio,
+        }
+    }
 }
 
 /// What the HTTP/2 frames travel over.
@@ -164,6 +180,41 @@ impl Transport {
     }
 }
 
+/// What drives the slackwater stack's connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    /// The demo's poller threads (one `epoll` each), as the baseline.
+    Poller,
+    /// A tokio multi-thread runtime, a task per connection, as the tokio + h2 stack.
+    Tokio,
+}
+
+impl Runtime {
+    /// The name used on the command line and in reports.
+    ///
+    /// ```
+    /// assert_eq!(slackwater_demo::Runtime::Tokio.name(), "tokio");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Poller => "poller",
+            Runtime::Tokio => "tokio",
+        }
+    }
+
+    /// Parses [`name`](Runtime::name).
+    ///
+    /// ```
+    /// use slackwater_demo::Runtime;
+    /// assert_eq!(Runtime::parse("poller"), Some(Runtime::Poller));
+    /// ```
+    pub fn parse(s: &str) -> Option<Runtime> {
+        [Runtime::Poller, Runtime::Tokio]
+            .into_iter()
+            .find(|r| r.name() == s)
+    }
+}
+
 /// What one server run does.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -178,6 +229,9 @@ pub struct Options {
     /// What slackwater and the baseline speak (the h2 stack: always plain TCP; see
     /// [`Mode::transport`]).
     pub transport: Transport,
+    /// What drives the slackwater stack (the baseline always runs on the poller threads, the
+    /// h2 stack on tokio).
+    pub runtime: Runtime,
     /// `SO_SNDBUF` for the server's sockets (tests make it small so writes must wait).
     pub send_buffer: Option<usize>,
     /// `SO_RCVBUF` for the client's sockets when the client runs on a thread
@@ -205,6 +259,7 @@ impl Default for Options {
             threads: 2,
             mode: Mode::Slackwater,
             transport: Transport::Alts,
+            runtime: Runtime::Poller,
             send_buffer: None,
             client_recv_buffer: None,
             pool: global(),
@@ -470,6 +525,8 @@ pub struct Report {
     pub mode: Mode,
     /// What its frames travelled over.
     pub transport: Transport,
+    /// What drove it (the baseline: the poller threads; the h2 stack: tokio).
+    pub runtime: Runtime,
     /// `(name, value)` pairs.
     pub values: Vec<(String, f64)>,
 }
@@ -480,6 +537,7 @@ impl Report {
     /// ```
     /// use slackwater_demo::{Mode, Report, Transport};
     /// let r = Report { mode: Mode::Baseline, transport: Transport::Alts,
+    ///                  runtime: slackwater_demo::Runtime::Poller,
     ///                  values: vec![("conns".into(), 5.0)] };
     /// assert_eq!(r.get("conns"), 5.0);
     /// assert!(r.get("nope").is_nan());
@@ -511,6 +569,7 @@ impl Report {
         );
         let c = match server {
             Server::Pollers(workers) => Worker::census_all(workers)?,
+            Server::SwTokio(t) => t.census()?,
             Server::Tokio(_, counters) => {
                 // h2 keeps its buffers to itself: only the open connections are known, and
                 // the rows below are not measured (NaN, shown as "-").
@@ -596,13 +655,25 @@ fn factory(opts: &Options, counters: &'static Counters) -> Arc<Factory> {
 /// (tokio + h2).
 enum Server {
     Pollers(Vec<Worker>),
+    /// tokio + h2.
     Tokio(tokio::runtime::Runtime, &'static Counters),
+    /// The slackwater stack on tokio.
+    SwTokio(swtokio::Tokio),
 }
 
 impl Server {
     fn start(opts: &Options, counters: &'static Counters) -> io::Result<Server> {
         if opts.mode == Mode::H2 {
             return Ok(Server::Tokio(h2s::runtime(opts.threads.max(1))?, counters));
+        }
+        if opts.mode == Mode::Slackwater && opts.runtime == Runtime::Tokio {
+            return Ok(Server::SwTokio(swtokio::Tokio::start(
+                opts.threads.max(1),
+                opts.pool,
+                opts.release_keys,
+                opts.transport == Transport::Alts,
+                counters,
+            )?));
         }
         let factory = factory(opts, counters);
         let workers = (0..opts.threads.max(1))
@@ -619,16 +690,21 @@ impl Server {
                 h2s::serve(rt, sock, counters);
                 Ok(())
             }
+            Server::SwTokio(t) => {
+                t.add(sock);
+                Ok(())
+            }
         }
     }
 
     /// Gives idle pooled buffers back (slackwater: on every poller thread, then here).
     fn trim(&self, pool: &'static Pool) -> io::Result<()> {
-        if let Server::Pollers(w) = self {
+        match self {
             // Every poller thread trims its own cache of the pool, then this thread the rest.
-            Worker::trim_all(w, pool)?;
+            Server::Pollers(w) => Worker::trim_all(w, pool).map(drop),
+            Server::SwTokio(t) => t.trim().map(drop),
+            Server::Tokio(..) => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -655,6 +731,7 @@ pub fn run_server(
     let mut report = Report {
         mode: opts.mode,
         transport: opts.mode.transport(opts.transport),
+        runtime: opts.mode.runtime(opts.runtime),
         values: Vec::new(),
     };
     for (k, v) in [
@@ -766,6 +843,7 @@ pub fn run_server(
     let mut client_vals = Report {
         mode: opts.mode,
         transport: report.transport,
+        runtime: report.runtime,
         values: Vec::new(),
     };
     for kv in done.split_whitespace() {
@@ -811,6 +889,7 @@ pub fn run_server(
     match server {
         Server::Pollers(workers) => drop(workers),
         Server::Tokio(rt, _) => rt.shutdown_timeout(Duration::from_secs(5)),
+        Server::SwTokio(t) => t.rt.shutdown_timeout(Duration::from_secs(5)),
     }
     link.finish()?;
     Ok(report)

@@ -193,7 +193,11 @@ pub fn modes_of(runs: &[Report]) -> Vec<Mode> {
 
 /// A column heading: the stack and what it speaks.
 fn heading(r: &Report) -> String {
-    format!("{} ({})", r.mode.title(), r.transport.label())
+    let on = match (r.mode, r.runtime) {
+        (Mode::Slackwater, crate::Runtime::Tokio) => " on tokio",
+        _ => "",
+    };
+    format!("{}{on} ({})", r.mode.title(), r.transport.label())
 }
 
 /// The side-by-side table (Markdown) of every run in `runs`: per stack the value of each row,
@@ -203,8 +207,8 @@ fn heading(r: &Report) -> String {
 /// summarised the same way.
 ///
 /// ```
-/// use slackwater_demo::{Mode, Report, Transport, report::table};
-/// let r = |mode, v: f64| Report { mode, transport: Transport::Alts,
+/// use slackwater_demo::{Mode, Report, Runtime, Transport, report::table};
+/// let r = |mode, v: f64| Report { mode, transport: Transport::Alts, runtime: mode.runtime(Runtime::Poller),
 ///                                 values: vec![("idle.rss_per_conn".into(), v)] };
 /// let runs = [r(Mode::Slackwater, 1000.0), r(Mode::Baseline, 66000.0),
 ///             r(Mode::Slackwater, 2000.0), r(Mode::Baseline, 66000.0)];
@@ -319,11 +323,11 @@ pub fn summary_json(runs: &[Report]) -> Value {
 /// that was not measured, is `null`).
 ///
 /// ```
-/// use slackwater_demo::{Mode, Report, Transport, report::report_json};
-/// let r = Report { mode: Mode::Slackwater, transport: Transport::Tcp,
+/// use slackwater_demo::{Mode, Report, Runtime, Transport, report::report_json};
+/// let r = Report { mode: Mode::Slackwater, transport: Transport::Tcp, runtime: Runtime::Tokio,
 ///                  values: vec![("conns".into(), 3.0)] };
 /// assert_eq!(report_json(&r).to_string(),
-///            r#"{"mode":"slackwater","transport":"tcp","values":{"conns":3.0}}"#);
+///            r#"{"mode":"slackwater","runtime":"tokio","transport":"tcp","values":{"conns":3.0}}"#);
 /// ```
 pub fn report_json(r: &Report) -> Value {
     let values: Map<String, Value> = r
@@ -331,7 +335,12 @@ pub fn report_json(r: &Report) -> Value {
         .iter()
         .map(|(k, v)| (k.clone(), Value::from(*v)))
         .collect();
-    json!({ "mode": r.mode.name(), "transport": r.transport.name(), "values": values })
+    json!({
+        "mode": r.mode.name(),
+        "transport": r.transport.name(),
+        "runtime": r.runtime.name(),
+        "values": values,
+    })
 }
 
 /// Reads [`report_json`]'s output back (`null` becomes NaN).
@@ -340,8 +349,8 @@ pub fn report_json(r: &Report) -> Value {
 /// Text that is not such an object.
 ///
 /// ```
-/// use slackwater_demo::{Mode, Report, Transport, report::{report_json, report_from_json}};
-/// let r = Report { mode: Mode::Baseline, transport: Transport::Alts,
+/// use slackwater_demo::{Mode, Report, Runtime, Transport, report::{report_json, report_from_json}};
+/// let r = Report { mode: Mode::Baseline, transport: Transport::Alts, runtime: Runtime::Poller,
 ///                  values: vec![("x".into(), f64::NAN)] };
 /// let back = report_from_json(&report_json(&r).to_string()).unwrap();
 /// assert_eq!(back.mode, Mode::Baseline);
@@ -357,6 +366,10 @@ pub fn report_from_json(text: &str) -> Result<Report, String> {
         .as_str()
         .and_then(crate::Transport::parse)
         .ok_or("no transport")?;
+    let runtime = v["runtime"]
+        .as_str()
+        .and_then(crate::Runtime::parse)
+        .ok_or("no runtime")?;
     let values = v["values"]
         .as_object()
         .ok_or("no values")?
@@ -366,6 +379,7 @@ pub fn report_from_json(text: &str) -> Result<Report, String> {
     Ok(Report {
         mode,
         transport,
+        runtime,
         values,
     })
 }
@@ -375,8 +389,8 @@ pub fn report_from_json(text: &str) -> Result<Report, String> {
 /// order they ran), and `"summary"` ([`summary_json`]).
 ///
 /// ```
-/// use slackwater_demo::{Mode, Report, Transport, report::json};
-/// let r = Report { mode: Mode::Slackwater, transport: Transport::Alts,
+/// use slackwater_demo::{Mode, Report, Runtime, Transport, report::json};
+/// let r = Report { mode: Mode::Slackwater, transport: Transport::Alts, runtime: Runtime::Poller,
 ///                  values: vec![("idle.rss_per_conn".into(), 3.0)] };
 /// let v: serde_json::Value = serde_json::from_str(&json(&[r], &[("cpu", "x")])).unwrap();
 /// assert_eq!(v["cpu"], "x");

@@ -14,15 +14,16 @@ use slackwater_h2frame::{
     Config, Frame, FrameReader, FrameWriter, Headers, Payload, Ping, Setting, Settings,
     WindowUpdate,
 };
-use slackwater_ready::{Pool, ReadyFd, ReadyRead, ReadyWrite};
+use slackwater_ready::{Pool, ReadyFd, ReadyRead, ReadyWrite, TokioFd, WriteQueue};
 use std::io;
 use std::net::TcpStream;
 use std::os::fd::{AsFd, BorrowedFd};
 
-/// What the frame reader sits on: ALTS over the socket, or the socket alone.
+/// What the frame reader sits on: ALTS over the socket, or the socket alone (a [`ReadyFd`]
+/// driven by a poller thread, or a [`TokioFd`] on a tokio runtime).
 pub(crate) trait Layer: ReadyRead + ReadyWrite + AsFd {
-    /// The socket (its write queue).
-    fn tcp(&self) -> &ReadyFd<TcpStream>;
+    /// The socket's write queue.
+    fn write_queue(&self) -> &WriteQueue;
     /// Whether the ALTS layer holds a read buffer.
     fn alts_holds_buffer(&self) -> bool {
         false
@@ -39,9 +40,26 @@ pub(crate) trait Layer: ReadyRead + ReadyWrite + AsFd {
     fn release_keys(&mut self) {}
 }
 
-impl Layer for Conn<ReadyFd<TcpStream>> {
-    fn tcp(&self) -> &ReadyFd<TcpStream> {
-        self.get_ref()
+/// The socket layers under ALTS.
+pub(crate) trait Socket: ReadyRead + ReadyWrite + AsFd {
+    fn queue(&self) -> &WriteQueue;
+}
+
+impl Socket for ReadyFd<TcpStream> {
+    fn queue(&self) -> &WriteQueue {
+        self.write_queue()
+    }
+}
+
+impl Socket for TokioFd<tokio::net::TcpStream> {
+    fn queue(&self) -> &WriteQueue {
+        self.write_queue()
+    }
+}
+
+impl<S: Socket> Layer for Conn<S> {
+    fn write_queue(&self) -> &WriteQueue {
+        self.get_ref().queue()
     }
     fn alts_holds_buffer(&self) -> bool {
         self.holds_buffer()
@@ -57,15 +75,15 @@ impl Layer for Conn<ReadyFd<TcpStream>> {
     }
 }
 
-impl Layer for ReadyFd<TcpStream> {
-    fn tcp(&self) -> &ReadyFd<TcpStream> {
-        self
+impl<S: Socket> Layer for S {
+    fn write_queue(&self) -> &WriteQueue {
+        self.queue()
     }
 }
 
 /// One connection of the slackwater stack, over ALTS (the default) or plain TCP.
 pub(crate) struct SwIo<L = Conn<ReadyFd<TcpStream>>> {
-    conn: FrameReader<L>,
+    pub(crate) conn: FrameReader<L>,
     wr: FrameWriter,
     release_keys: bool,
 }
@@ -85,12 +103,34 @@ impl SwIo<ReadyFd<TcpStream>> {
         let tcp = ReadyFd::new(sock)?
             .with_pool(pool)
             .with_high_water(HIGH_WATER);
+        SwIo::over(tcp, side, pool, false)
+    }
+}
+
+impl<L: Layer> SwIo<L> {
+    /// The frame reader and writer over `layer` (any socket layer, ALTS or not).
+    pub(crate) fn over(
+        layer: L,
+        side: Side,
+        pool: &'static Pool,
+        release_keys: bool,
+    ) -> io::Result<Self> {
         Ok(SwIo {
-            conn: FrameReader::with_config(tcp, pool, h2_config(side)?),
+            conn: FrameReader::with_config(layer, pool, h2_config(side)?),
             wr: FrameWriter::new(),
-            release_keys: false,
+            release_keys,
         })
     }
+}
+
+/// The ALTS layer over `tcp`, configured as the demo's.
+pub(crate) fn alts_over<S: Socket>(tcp: S, side: Side, pool: &'static Pool) -> io::Result<Conn<S>> {
+    let cfg = slackwater_alts::Config::builder()
+        .frame_size(ALTS_FRAME_SIZE)
+        .build()?;
+    Ok(Conn::new(tcp, crate::wire::crypter(side))
+        .with_pool(pool)
+        .with_config(cfg))
 }
 
 impl SwIo {
@@ -105,21 +145,11 @@ impl SwIo {
         let tcp = ReadyFd::new(sock)?
             .with_pool(pool)
             .with_high_water(HIGH_WATER);
-        let alts_cfg = slackwater_alts::Config::builder()
-            .frame_size(ALTS_FRAME_SIZE)
-            .build()?;
-        let alts = Conn::new(tcp, crate::wire::crypter(side))
-            .with_pool(pool)
-            .with_config(alts_cfg);
-        Ok(SwIo {
-            conn: FrameReader::with_config(alts, pool, h2_config(side)?),
-            wr: FrameWriter::new(),
-            release_keys,
-        })
+        SwIo::over(alts_over(tcp, side, pool)?, side, pool, release_keys)
     }
 }
 
-fn to_in(f: &Frame) -> In<'_> {
+pub(crate) fn to_in(f: &Frame) -> In<'_> {
     match f {
         Frame::Settings(s) => In::Settings { ack: s.is_ack() },
         Frame::Ping(p) => In::Ping {
@@ -237,7 +267,7 @@ impl<L: Layer> Io for SwIo<L> {
 
     fn census(&self, c: &mut Census) {
         let alts = self.conn.get_ref();
-        let tcp = alts.tcp().write_queue();
+        let tcp = alts.write_queue();
         c.conns += 1;
         c.h2_holding += usize::from(self.conn.holds_buffer());
         c.alts_holding += usize::from(alts.alts_holds_buffer());

@@ -70,7 +70,7 @@ pub struct Census {
 }
 
 impl Census {
-    fn add(&mut self, o: &Census) {
+    pub(crate) fn add(&mut self, o: &Census) {
         self.conns += o.conns;
         self.h2_holding += o.h2_holding;
         self.alts_holding += o.alts_holding;

@@ -28,6 +28,7 @@ fn help_goes_to_stdout_and_exits_0() {
             "--runs",
             "--mode",
             "--transport",
+            "--runtime",
             "--json",
             "--chart",
         ] {
@@ -87,6 +88,12 @@ fn refusals_name_the_flag_and_exit_non_zero() {
             "--mode",
             "unknown mode 'http3'",
         ),
+        (
+            &["--runtime", "async-std"],
+            "--runtime",
+            "unknown runtime 'async-std'",
+        ),
+        (&["--runtime=tokio", "--mode=h2"], "--runtime", "slackwater"),
         (&["--runs", "0"], "--runs", "1 to 100"),
         (&["--runs=101"], "--runs", "1 to 100"),
         (&["--chart", "x.svg", "--runs", "2"], "--runs", "once"),

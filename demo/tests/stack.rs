@@ -4,7 +4,7 @@
 //! Small socket buffers on both ends make the server's echo wait for writability, so the
 //! queued-write path is exercised too.
 
-use slackwater_demo::{Link, Mode, Options, Report, Transport, run_server};
+use slackwater_demo::{Link, Mode, Options, Report, Runtime, Transport, run_server};
 use slackwater_ready::Pool;
 
 const CONNS: usize = 200;
@@ -25,6 +25,10 @@ fn run(mode: Mode) -> (Report, f64) {
 }
 
 fn run_with(mode: Mode, transport: Transport, conns: usize) -> (Report, f64) {
+    run_on(mode, transport, Runtime::Poller, conns)
+}
+
+fn run_on(mode: Mode, transport: Transport, runtime: Runtime, conns: usize) -> (Report, f64) {
     let pool: &'static Pool = Box::leak(Box::new(Pool::new()));
     let opts = Options {
         conns,
@@ -32,6 +36,7 @@ fn run_with(mode: Mode, transport: Transport, conns: usize) -> (Report, f64) {
         threads: 2,
         mode,
         transport,
+        runtime,
         send_buffer: Some(4096),
         client_recv_buffer: Some(4096),
         pool,
@@ -144,4 +149,37 @@ fn h2_stack_echoes_everything() {
     assert!(r.get("idle.pool_in_use").is_nan());
     // One HEADERS and at least two DATA frames (16,384 + 3,616 bytes) per connection.
     assert!(r.get("burst.frames_s") * r.get("burst.secs") >= 150.0);
+}
+
+/// The slackwater stack on a tokio runtime (`--runtime tokio`), over ALTS and over plain TCP:
+/// the same invariants as on the poller threads, idle connections holding nothing, and
+/// `trim` (run on every worker thread) giving every idle buffer back.
+#[test]
+fn slackwater_on_tokio_holds_nothing_while_idle() {
+    for transport in [Transport::Alts, Transport::Tcp] {
+        let (r, cap) = run_on(Mode::Slackwater, transport, Runtime::Tokio, 50);
+        assert_eq!(r.runtime, Runtime::Tokio);
+        check_echo(&r, 50);
+        for phase in ["idle", "again", "trimmed"] {
+            for k in [
+                "write_queued",
+                "pool_in_use",
+                "h2_holding",
+                "pinned_read_per_conn",
+                "pinned_write_per_conn",
+            ] {
+                assert_eq!(
+                    r.get(&format!("{phase}.{k}")),
+                    0.0,
+                    "{transport:?} {phase}.{k}"
+                );
+            }
+        }
+        assert!(r.get("again.pool_retained") <= cap);
+        assert_eq!(
+            r.get("trimmed.pool_retained"),
+            0.0,
+            "{transport:?}: trim gives every idle buffer back"
+        );
+    }
 }
