@@ -4,7 +4,7 @@
 //!
 //! The `stack` example and the crate's `slackwater-demo` binary are both [`main`].
 
-use crate::report::{Series, json, report_from_json, report_json, svg_chart, table};
+use crate::report::{self, Series, json, report_from_json, report_json, svg_chart, table};
 use crate::{
     ClientOptions, DieAt, Link, Mode, Options, Report, Runtime, Transport, run_client, run_server,
     sys,
@@ -45,7 +45,8 @@ usage: stack [OPTIONS]
                      poller threads
   --keep-keys        slackwater connections keep their AEAD key schedules while idle
                      (slackwater over ALTS only)
-  --chart FILE.svg   measure at several connection counts (--points) and draw server RSS
+  --chart FILE.svg   run each stack once at several connection counts (--points) and draw
+                     the server's RSS per connection, idle and after the burst (log scale)
   --points LIST      connection counts for --chart (default 1000,5000,10000,19000)
   -h, --help         this text
 
@@ -517,33 +518,45 @@ fn check_runs(runs: &[Report]) -> io::Result<()> {
     Ok(())
 }
 
+/// The chart's colour for a stack.
+fn color(m: Mode) -> &'static str {
+    match m {
+        Mode::Slackwater => "#1f77b4",
+        Mode::Baseline => "#d62728",
+        Mode::H2 => "#2ca02c",
+    }
+}
+
 fn chart(a: &Args, path: &str) -> io::Result<()> {
-    let mk = |name: &str, color, dashed| Series {
-        name: name.into(),
-        color,
-        dashed,
-        points: Vec::new(),
-    };
-    let mut series = [
-        mk("slackwater, idle", "#1f77b4", false),
-        mk("slackwater, idle after burst", "#1f77b4", true),
-        mk("baseline, idle", "#d62728", false),
-        mk("baseline, idle after burst", "#d62728", true),
-    ];
+    let mut series = Vec::new();
     let mut runs = Vec::new();
     for &n in a.points.as_deref().unwrap_or(&default_points()) {
-        for (i, mode) in [Mode::Slackwater, Mode::Baseline].into_iter().enumerate() {
-            let r = run_one(a, mode, n)?;
+        for &m in &a.modes {
+            eprintln!("{n} connections: {}", m.name());
+            let r = run_one(a, m, n)?;
             check_runs(std::slice::from_ref(&r))?;
-            let mib = |k: &str| (r.get(k) - r.get("rss_start")) / (1024.0 * 1024.0);
-            series[2 * i].points.push((n as f64, mib("idle.rss")));
-            series[2 * i + 1].points.push((n as f64, mib("again.rss")));
             runs.push(r);
         }
     }
+    for &m in &a.modes {
+        let of: Vec<&Report> = runs.iter().filter(|r| r.mode == m).collect();
+        let Some(first) = of.first() else { continue };
+        let name = report::heading(first);
+        for (phase, key, dashed) in [
+            ("idle", "idle.rss_per_conn", false),
+            ("after a burst", "again.rss_per_conn", true),
+        ] {
+            series.push(Series {
+                name: format!("{name}, {phase}"),
+                color: color(m),
+                dashed,
+                points: of.iter().map(|r| (r.get("conns"), r.get(key))).collect(),
+            });
+        }
+    }
     let title = format!(
-        "Server RSS above its start against idle connections (ALTS + HTTP/2)\n{}, {}, {} B \
-         burst per connection",
+        "Server RSS per connection (above the server's start), idle and idle after one burst\n{}, \
+         {}, {} B burst per connection",
         today(),
         cpu(),
         a.payload
@@ -554,12 +567,17 @@ fn chart(a: &Args, path: &str) -> io::Result<()> {
         let pts: Vec<String> = s
             .points
             .iter()
-            .map(|(x, y)| format!("{x}: {y:.1} MiB"))
+            .map(|(x, y)| format!("{x}: {} B", report::num(*y)))
             .collect();
-        println!("{:<30} {}", s.name, pts.join(", "));
+        println!("{:<44} {}", s.name, pts.join(", "));
     }
     if a.json {
-        println!("{}", json(&runs, &[("date", &today()), ("cpu", &cpu())]));
+        let meta = [
+            ("date", &*today()),
+            ("cpu", &*cpu()),
+            ("command", &*command_line()),
+        ];
+        println!("{}", json(&runs, &meta));
     }
     Ok(())
 }

@@ -191,8 +191,8 @@ pub fn modes_of(runs: &[Report]) -> Vec<Mode> {
     m
 }
 
-/// A column heading: the stack and what it speaks.
-fn heading(r: &Report) -> String {
+/// A column heading: the stack, what drives it if not the default, and what it speaks.
+pub fn heading(r: &Report) -> String {
     let on = match (r.mode, r.runtime) {
         (Mode::Slackwater, crate::Runtime::Tokio) => " on tokio",
         _ => "",
@@ -407,35 +407,86 @@ pub fn json(runs: &[Report], meta: &[(&str, &str)]) -> String {
     Value::Object(o).to_string()
 }
 
-/// One line of the chart: a name, a colour, a dash pattern, and `(connections, MiB)` points.
+/// One line of the chart: a name, a colour, a dash pattern, and `(connections, bytes per
+/// connection)` points.
 pub struct Series {
-    /// Legend text.
+    /// Its end label (the last value is appended).
     pub name: String,
     /// SVG colour.
     pub color: &'static str,
     /// Dashed line.
     pub dashed: bool,
-    /// `(connections, resident MiB)` points, by connections.
+    /// `(connections, bytes per connection)` points, by connections.
     pub points: Vec<(f64, f64)>,
 }
 
-/// An SVG line chart of resident memory against open connections.
+/// Tick values of a log axis covering `lo..=hi`: 1, 2 and 5 times each power of ten.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let mut t = Vec::new();
+    let mut p = 10f64.powf(lo.log10().floor());
+    while p <= hi * 1.0001 {
+        for m in [1.0, 2.0, 5.0] {
+            let v = m * p;
+            if v >= lo * 0.9999 && v <= hi * 1.0001 {
+                t.push(v);
+            }
+        }
+        p *= 10.0;
+    }
+    t
+}
+
+/// Spreads label positions (sorted by `y`, in place) so that no two are closer than `gap`,
+/// moving them as little as possible and keeping them within `top..=bottom`.
+///
+/// ```
+/// use slackwater_demo::report::spread_labels;
+/// let mut y = vec![100.0, 101.0, 102.0, 300.0];
+/// spread_labels(&mut y, 14.0, 0.0, 400.0);
+/// assert!(y.windows(2).all(|w| w[1] - w[0] >= 14.0 - 1e-9));
+/// assert_eq!(y[3], 300.0);
+/// ```
+pub fn spread_labels(y: &mut [f64], gap: f64, top: f64, bottom: f64) {
+    // Push down from the top, then back up from the bottom, then down again: each pass keeps
+    // the order and the gap.
+    for _ in 0..3 {
+        for i in 1..y.len() {
+            y[i] = y[i].max(y[i - 1] + gap);
+        }
+        if let Some(last) = y.last_mut() {
+            *last = last.min(bottom);
+        }
+        for i in (0..y.len().saturating_sub(1)).rev() {
+            y[i] = y[i].min(y[i + 1] - gap);
+        }
+        if let Some(first) = y.first_mut() {
+            *first = first.max(top);
+        }
+    }
+}
+
+/// An SVG line chart of resident memory per connection (log scale) against open
+/// connections, every line labelled at its end (labels spread so that none overlaps).
 ///
 /// ```
 /// use slackwater_demo::report::{Series, svg_chart};
-/// let s = Series { name: "a".into(), color: "#000", dashed: false,
-///                  points: vec![(1000.0, 5.0), (10000.0, 40.0)] };
-/// let svg = svg_chart("RSS", &[s]);
-/// assert!(svg.starts_with("<svg") && svg.contains("polyline"));
+/// let s = |name: &str, y: f64| Series { name: name.into(), color: "#000", dashed: false,
+///                                      points: vec![(1000.0, y), (10000.0, y)] };
+/// let svg = svg_chart("RSS", &[s("a", 2000.0), s("b", 2100.0), s("c", 96000.0)]);
+/// assert!(svg.starts_with("<svg") && svg.contains("polyline") && svg.contains("a: 2,000 B"));
 /// ```
 pub fn svg_chart(title: &str, series: &[Series]) -> String {
-    let (w, h, l, r, t, b) = (960.0, 460.0, 80.0, 320.0, 60.0, 60.0);
-    let all = series.iter().flat_map(|s| s.points.iter());
-    let xmax = all.clone().map(|p| p.0).fold(1.0, f64::max);
-    let ymax = nice(all.map(|p| p.1).fold(1.0, f64::max));
-    let xmax = nice(xmax);
+    let (w, h, l, r, t, b) = (1040.0, 520.0, 90.0, 370.0, 70.0, 60.0);
+    let all = || series.iter().flat_map(|s| s.points.iter());
+    let xmax = nice(all().map(|p| p.0).fold(1.0, f64::max));
+    let ys = || all().map(|p| p.1).filter(|y| *y > 0.0);
+    let ylo = 10f64.powf(ys().fold(f64::INFINITY, f64::min).max(1.0).log10().floor());
+    let yhi = nice(ys().fold(1.0, f64::max));
     let px = |x: f64| l + x / xmax * (w - l - r);
-    let py = |y: f64| h - b - y / ymax * (h - t - b);
+    let py = |y: f64| {
+        let f = (y.max(ylo).log10() - ylo.log10()) / (yhi.log10() - ylo.log10());
+        h - b - f * (h - t - b)
+    };
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -452,23 +503,27 @@ pub fn svg_chart(title: &str, series: &[Series]) -> String {
         w / 2.0,
         xml(rest)
     );
-    for i in 0..=5 {
-        let (x, y) = (xmax * i as f64 / 5.0, ymax * i as f64 / 5.0);
+    for y in log_ticks(ylo, yhi) {
         let _ = writeln!(
             s,
-            r##"<line x1="{l}" y1="{yy}" x2="{x2}" y2="{yy}" stroke="#ddd"/><text x="{tx}" y="{ty}" text-anchor="end">{}</text>"##,
+            r##"<line x1="{l}" y1="{yy:.1}" x2="{x2}" y2="{yy:.1}" stroke="#ddd"/><text x="{tx}" y="{ty:.1}" text-anchor="end">{}</text>"##,
             num(y),
             yy = py(y),
             x2 = w - r,
             tx = l - 8.0,
             ty = py(y) + 4.0
         );
+    }
+    for i in 0..=5 {
+        let x = xmax * i as f64 / 5.0;
         let _ = writeln!(
             s,
-            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
-            px(x),
+            r##"<line x1="{xx:.1}" y1="{}" x2="{xx:.1}" y2="{}" stroke="#eee"/><text x="{xx:.1}" y="{}" text-anchor="middle">{}</text>"##,
+            t,
+            h - b,
             h - b + 20.0,
-            num(x)
+            num(x),
+            xx = px(x),
         );
     }
     let _ = writeln!(
@@ -479,18 +534,17 @@ pub fn svg_chart(title: &str, series: &[Series]) -> String {
     );
     let _ = writeln!(
         s,
-        r#"<text x="20" y="{}" text-anchor="middle" transform="rotate(-90 20 {})">resident memory (MiB)</text>"#,
-        (t + h - b) / 2.0,
+        r#"<text x="22" y="{0}" text-anchor="middle" transform="rotate(-90 22 {0})">server RSS per connection, bytes (log scale)</text>"#,
         (t + h - b) / 2.0
     );
-    for (i, se) in series.iter().enumerate() {
+    for se in series {
         let pts: Vec<String> = se
             .points
             .iter()
             .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
             .collect();
         let dash = if se.dashed {
-            r#" stroke-dasharray="6 4""#
+            r#" stroke-dasharray="7 4""#
         } else {
             ""
         };
@@ -509,26 +563,28 @@ pub fn svg_chart(title: &str, series: &[Series]) -> String {
                 se.color
             );
         }
-        if let Some(&(x, y)) = se.points.last() {
-            // The last value, next to its point.
-            let _ = writeln!(
-                s,
-                r#"<text x="{:.1}" y="{:.1}" font-size="11" fill="{}">{y:.1}</text>"#,
-                px(x) + 6.0,
-                py(y) - 6.0,
-                se.color,
-            );
-        }
-        let ly = t + 20.0 + 22.0 * i as f64;
+    }
+    // End labels: the series' name and last value beside its last point, spread apart.
+    let mut ends: Vec<(f64, f64, f64, &Series)> = series
+        .iter()
+        .filter_map(|se| se.points.last().map(|&(x, y)| (py(y), px(x), y, se)))
+        .collect();
+    ends.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut ly: Vec<f64> = ends.iter().map(|e| e.0).collect();
+    spread_labels(&mut ly, 15.0, t, h - b);
+    for (&(y0, x, v, se), y) in ends.iter().zip(ly) {
+        let lx = x + 14.0;
         let _ = writeln!(
             s,
-            r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{}" stroke-width="2.5"{dash}/><text x="{}" y="{}">{}</text>"#,
-            w - r + 70.0,
-            w - r + 98.0,
+            r#"<line x1="{:.1}" y1="{y0:.1}" x2="{:.1}" y2="{y:.1}" stroke="{}" stroke-width="1"/><text x="{:.1}" y="{:.1}" font-size="12" fill="{}">{}: {} B</text>"#,
+            x + 4.0,
+            lx - 2.0,
             se.color,
-            w - r + 104.0,
-            ly + 4.0,
-            xml(&se.name)
+            lx,
+            y + 4.0,
+            se.color,
+            xml(&se.name),
+            num(v),
         );
     }
     s.push_str("</svg>\n");
