@@ -27,7 +27,8 @@ usage: stack [OPTIONS]
   --payload BYTES    DATA bytes each connection sends and gets echoed in the burst
                      (default 65536; at least 1; conns x payload at most 4 GiB and at most a
                      quarter of MemAvailable, see below)
-  --threads T        poller threads on each side (default 2; 1 to 64)
+  --threads T        poller threads on each side, or tokio worker threads for the h2 stack
+                     and --runtime tokio (default 2; 1 to 64)
   --runs N           run each stack N times, each time in a fresh server process (and its
                      client), and print medians with (min–max) ranges; ratios are computed
                      per run, then summarised the same way (default 1; 1 to 100)
