@@ -15,7 +15,10 @@ fn main() {
             "FrameReader<Conn<ReadyFd<TcpStream>>> (the whole stack)",
             size_of::<FrameReader<Conn<ReadyFd<TcpStream>>>>(),
         ),
-        ("  Conn<ReadyFd<TcpStream>>", size_of::<Conn<ReadyFd<TcpStream>>>()),
+        (
+            "  Conn<ReadyFd<TcpStream>>",
+            size_of::<Conn<ReadyFd<TcpStream>>>(),
+        ),
         ("    ReadyFd<TcpStream>", size_of::<ReadyFd<TcpStream>>()),
         ("      WriteQueue", size_of::<WriteQueue>()),
         ("    Crypter", size_of::<Crypter>()),
