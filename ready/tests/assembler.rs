@@ -827,3 +827,61 @@ fn split_out_sizes_the_next_read_after_what_it_consumed() {
     assert_eq!(s.reads(), [R, 20_000, 20_000, R]);
     assert_eq!(pool.stats().in_use(), 0);
 }
+
+/// `prepend` in front of bytes already buffered, past the read size: nothing is lost, and the
+/// order is the prepended bytes first.
+#[test]
+fn prepend_in_front_of_buffered_bytes_beyond_the_read_size() {
+    let pool = Pool::new();
+    let mut a = Assembler::new(64);
+    a.prepend(&[1; 50], &pool).unwrap();
+    a.prepend(&[2; 50], &pool).unwrap();
+    assert_eq!(a.len(), 100);
+    assert_eq!(&a.buffered()[..50], &[2; 50][..]);
+    assert_eq!(&a.buffered()[50..], &[1; 50][..]);
+    a.release();
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+/// `set_read_size` changes what the next boundary read asks for (at least 64), and
+/// `read_size` reports it.
+#[test]
+fn set_read_size_applies_from_the_next_boundary() {
+    let pool = Pool::new();
+    let mut s = Script::new([Step::Data(rec(10, 1)), Step::Data(rec(10, 2)), Step::Eof]);
+    let mut a = Assembler::new(4096);
+    assert_eq!(a.read_size(), 4096);
+    let n = next(&mut a, &mut s, &pool, true).unwrap().unwrap();
+    a.consume_record(n);
+    a.set_read_size(1000);
+    assert_eq!(a.read_size(), 1000);
+    let n = next(&mut a, &mut s, &pool, true).unwrap().unwrap();
+    a.consume_record(n);
+    a.set_read_size(1);
+    assert_eq!(a.read_size(), 64);
+    assert!(next(&mut a, &mut s, &pool, true).unwrap().is_none());
+    assert_eq!(s.reads(), [4096, 1000, 64]);
+}
+
+/// `is_ended`: false while the stream is open (data and waits included), true after a clean
+/// end and after an end inside a record.
+#[test]
+fn is_ended_reports_the_end_only() {
+    let pool = Pool::new();
+    let mut s = Script::new([Step::Data(rec(10, 1)), Step::WouldBlock, Step::Eof]);
+    let mut a = Assembler::new(4096);
+    assert!(!a.is_ended());
+    let n = next(&mut a, &mut s, &pool, false).unwrap().unwrap();
+    a.consume_record(n);
+    assert!(is_would_block(&next(&mut a, &mut s, &pool, false)));
+    assert!(!a.is_ended());
+    assert!(next(&mut a, &mut s, &pool, false).unwrap().is_none());
+    assert!(a.is_ended());
+    let mut s = Script::new([Step::Data(rec(10, 1)[..5].to_vec()), Step::Eof]);
+    let mut a = Assembler::new(4096);
+    assert!(matches!(
+        next(&mut a, &mut s, &pool, true),
+        Err(RecordError::Truncated { buffered: 5 })
+    ));
+    assert!(a.is_ended());
+}
