@@ -834,11 +834,13 @@ fn split_out_sizes_the_next_read_after_what_it_consumed() {
 fn prepend_in_front_of_buffered_bytes_beyond_the_read_size() {
     let pool = Pool::new();
     let mut a = Assembler::new(64);
-    a.prepend(&[1; 50], &pool).unwrap();
-    a.prepend(&[2; 50], &pool).unwrap();
-    assert_eq!(a.len(), 100);
-    assert_eq!(&a.buffered()[..50], &[2; 50][..]);
-    assert_eq!(&a.buffered()[50..], &[1; 50][..]);
+    a.prepend(&[1; 200], &pool).unwrap();
+    a.prepend(&[2; 200], &pool).unwrap();
+    assert_eq!(a.len(), 400);
+    assert_eq!(&a.buffered()[..200], &[2; 200][..]);
+    assert_eq!(&a.buffered()[200..], &[1; 200][..]);
+    // One buffer of the class that holds both, not more.
+    assert_eq!(a.capacity(), pool.config().capacity_for(400));
     a.release();
     assert_eq!(pool.stats().in_use(), 0);
 }
