@@ -54,10 +54,15 @@
 //! buffers.
 //!
 //! # Features
-//! * `alloc` (default): [`Pool`], [`SharedBuf`], [`global`].
-//! * `std` (default, implies `alloc`): per-thread caches, `std::io::Write` for [`Buf`],
+//! * `std` (the default; implies `alloc`): per-thread caches, `std::io::Write` for [`Buf`],
 //!   `From<PoolError> for std::io::Error`.
-//! * Neither: [`FixedPool`] and [`Buf`] only.
+//! * `alloc` (implied by `std`; `default-features = false, features = ["alloc"]` for `no_std`
+//!   with an allocator): [`Pool`], [`PoolHandle`], [`SharedBuf`], [`global`].
+//! * `bytes` (off by default): the [`bytes`](https://docs.rs/bytes) crate's traits:
+//!   `bytes::BufMut` for [`Buf`], `bytes::Buf` for [`SharedBuf`], and `bytes::Bytes` from a
+//!   [`SharedBuf`] or a [`Buf`] **without a copy** (the `Bytes` points at the pooled bytes; the
+//!   buffer goes back to its pool when the last `Bytes` clone is dropped).
+//! * None of them: [`FixedPool`] and [`Buf`] only.
 //!
 //! # Soundness notes
 //! * Safe code never reads uninitialized or stale memory: `Buf` exposes `0..len` as `[u8]`
@@ -81,6 +86,8 @@ extern crate alloc;
 extern crate std;
 
 mod buf;
+#[cfg(feature = "bytes")]
+mod bytes;
 mod config;
 #[cfg(not(loom))]
 mod fixed;
