@@ -316,6 +316,37 @@ impl From<SharedBuf> for Payload {
     }
 }
 
+/// A DATA (or any) payload as a [`bytes::Bytes`]:
+/// * a **view** converts **without a copy**: the `Bytes` points at the payload's bytes in the
+///   pooled read buffer (the same pointer) and keeps that buffer out of the pool until its
+///   last clone is dropped (like the view itself; see [`Payload::pinned_bytes`]);
+/// * a **heap** copy hands its allocation over (no further copy);
+/// * an **inline** copy (at most [`Payload::INLINE_MAX`] bytes) is copied once, into a new
+///   allocation.
+///
+/// ```
+/// use bytes::Bytes;
+/// use slackwater_h2frame::Payload;
+/// let mut b = slackwater_h2frame::global().get(4096).unwrap();
+/// b.extend_from_slice(&[7; 4096]).unwrap();
+/// let view = Payload::from(b.freeze());
+/// let at = view.as_ptr();
+/// let bytes = Bytes::from(view);
+/// assert_eq!(bytes.as_ptr(), at); // no copy
+/// assert_eq!(Bytes::from(Payload::from(&b"small"[..])), &b"small"[..]); // copied once
+/// ```
+#[cfg(feature = "bytes")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytes")))]
+impl From<Payload> for bytes::Bytes {
+    fn from(p: Payload) -> Self {
+        match p.0 {
+            Repr::Shared(s) => bytes::Bytes::from(s),
+            Repr::Heap(b) => bytes::Bytes::from(b),
+            Repr::Inline { len, bytes } => bytes::Bytes::copy_from_slice(&bytes[..len as usize]),
+        }
+    }
+}
+
 impl PartialEq for Payload {
     fn eq(&self, other: &Payload) -> bool {
         self[..] == other[..]
