@@ -9,7 +9,10 @@ use crate::counter::{Counter, OVERFLOW_LEN_AES128GCM, OVERFLOW_LEN_REKEY};
 /// ```
 /// assert_eq!(slackwater_alts::Protocol::Aes128GcmRekey.name(), "ALTSRP_GCM_AES128_REKEY");
 /// ```
+///
+/// Non-exhaustive: ALTS may negotiate more record protocols (e.g. `ALTSRP_GCM_AES256`) later.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Protocol {
     /// `ALTSRP_GCM_AES128`: 16-byte key, nonce = counter, 5 counting bytes.
     Aes128Gcm,

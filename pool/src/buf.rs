@@ -335,6 +335,7 @@ impl Buf {
     /// assert_eq!(&payload[..], b"payload");
     /// ```
     #[cfg(feature = "alloc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
     pub fn freeze(self) -> crate::SharedBuf {
         crate::SharedBuf::new(self)
     }
@@ -403,6 +404,7 @@ impl Drop for Buf {
 }
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl std::io::Write for Buf {
     /// Writes as much of `data` as fits in the spare capacity (0 when full).
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {

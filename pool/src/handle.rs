@@ -34,6 +34,7 @@ use core::ops::Deref;
 /// # let _ = global();
 /// ```
 #[derive(Clone)]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub struct PoolHandle(Repr);
 
 #[derive(Clone)]

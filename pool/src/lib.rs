@@ -71,6 +71,7 @@
 //!   which is freed when the last buffer comes back. Static pools are never freed.
 //! * With [`ConfigBuilder::zeroing`], every buffer is zeroed when returned.
 #![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 // Without `alloc` only `FixedPool` is built; the heap pool's helpers are unused then.
 #![cfg_attr(not(feature = "alloc"), allow(dead_code, unused_imports))]
 #![deny(missing_docs)]
@@ -151,6 +152,7 @@ impl fmt::Display for PoolError {
 impl core::error::Error for PoolError {}
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl From<PoolError> for std::io::Error {
     fn from(e: PoolError) -> Self {
         std::io::Error::new(std::io::ErrorKind::OutOfMemory, e)
@@ -164,6 +166,7 @@ impl From<PoolError> for std::io::Error {
 /// assert_eq!(b.capacity(), 16 * 1024);
 /// ```
 #[cfg(all(feature = "alloc", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub fn global() -> &'static Pool {
     static GLOBAL: Pool = Pool::new_static(Config::DEFAULT);
     &GLOBAL

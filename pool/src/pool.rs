@@ -759,6 +759,7 @@ impl Drop for Inner {
 /// pool.trim();                                   // and back to the allocator
 /// assert_eq!(pool.stats().bytes_retained(), 0);
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub struct Pool {
     inner: AtomicPtr<Inner>,
     config: Config,

@@ -31,6 +31,7 @@ const MAX_REFS: usize = isize::MAX as usize;
 /// assert_eq!(&method[..], b"GET");
 /// assert_eq!(&other[..], b" /index.html");
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub struct SharedBuf {
     shared: NonNull<Shared>,
     /// Offset of this view from the start of the frozen buffer's readable bytes.

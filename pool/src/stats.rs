@@ -3,7 +3,11 @@
 use crate::config::MAX_CLASSES;
 
 /// Statistics of one size class (or of the unpooled allocations, whose `size` is 0).
+///
+/// Non-exhaustive: more counters may be added. Read the fields; outside this crate a value is
+/// made with `ClassStats::default()` (no struct literal).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClassStats {
     /// The class size in bytes (0 for the unpooled entry).
     pub size: usize,
