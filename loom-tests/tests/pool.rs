@@ -53,8 +53,9 @@ fn use_one(pool: &Pool, live: &Live, tag: u8) {
 
 #[test]
 fn stack_push_pop_three_threads() {
-    // Two poppers race a pusher over a 3-entry table: every index is popped at most once while
-    // out, none is lost (ABA would duplicate or lose one).
+    // Three threads at once (two spawned ones and the main thread, which works before it
+    // joins) pop and push over a 3-entry table: every index is popped at most once while out,
+    // none is lost (ABA would duplicate or lose one).
     loom::model(|| {
         slackwater_pool::loom_internals::reset_shards();
         let s = Arc::new(Stack::new(3, true));
@@ -71,6 +72,11 @@ fn stack_push_pop_three_threads() {
                 })
             })
             .collect();
+        // The third, concurrent with the two above: take one and give it back.
+        let m = s.pop();
+        if let Some(m) = m {
+            s.push(m);
+        }
         let kept: Vec<usize> = handles
             .into_iter()
             .filter_map(|h| h.join().unwrap())
@@ -374,11 +380,18 @@ fn shared_buf_clones_dropped_on_two_threads() {
 
 #[test]
 fn buf_outlives_owned_pool() {
+    // A buffer used and dropped on another thread while its owned pool is dropped: its bytes
+    // stay valid (loom's tracked allocation fails a use after free), and it is freed exactly
+    // once (loom fails a double free or a leak at the end of the execution).
     loom::model(|| {
         slackwater_pool::loom_internals::reset_shards();
         let pool = tiny_pool(1);
-        let b = pool.get(1).unwrap();
-        let t = thread::spawn(move || drop(b));
+        let mut b = pool.get(1).unwrap();
+        b.extend_from_slice(&[7]).unwrap();
+        let t = thread::spawn(move || {
+            assert_eq!(&b[..], &[7], "the bytes survive the pool's drop");
+            drop(b);
+        });
         drop(pool);
         t.join().unwrap();
     });
