@@ -50,6 +50,8 @@
 //! * Feature `tokio`: `FrameReader::next_frame` (cancel-safe) and `poll_next_frame`, async
 //!   flushes (`FrameReader::flush`, `FrameWriter::flush`), and `slackwater_ready::ReadyPoll`
 //!   through the reader, over a `slackwater_ready::TokioFd` or an ALTS `Conn` on one.
+//! * Feature `bytes`: `bytes::Bytes: From<Payload>` (a view of the read buffer without a copy;
+//!   the buffer goes back to the pool when the last `Bytes` drops).
 //!
 //! The pool and transport types this crate's API uses are re-exported: [`Pool`],
 //! [`PoolHandle`], [`PoolError`], [`Buf`], [`SharedBuf`], [`ReadyRead`], [`ReadyWrite`],
