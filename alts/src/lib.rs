@@ -289,3 +289,8 @@ impl From<AltsError> for io::Error {
         io::Error::new(kind, e)
     }
 }
+
+/// The README's examples, compiled and run as doctests (so they cannot go stale).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

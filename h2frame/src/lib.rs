@@ -82,3 +82,8 @@ pub use slackwater_ready::{
     Buf, Pool, PoolError, PoolHandle, ReadyRead, ReadyWrite, SharedBuf, global,
 };
 pub use writer::{FrameWriter, encode};
+
+/// The README's examples, compiled and run as doctests (so they cannot go stale).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

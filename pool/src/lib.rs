@@ -210,3 +210,8 @@ pub mod loom_internals {
         }
     }
 }
+
+/// The README's examples, compiled and run as doctests (so they cannot go stale).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

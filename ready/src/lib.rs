@@ -232,3 +232,8 @@ macro_rules! forward_ready_read {
 }
 
 forward_ready_read!(&mut R, Box<R>);
+
+/// The README's examples, compiled and run as doctests (so they cannot go stale).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
