@@ -235,5 +235,5 @@ forward_ready_read!(&mut R, Box<R>);
 
 /// The README's examples, compiled and run as doctests (so they cannot go stale).
 #[cfg(doctest)]
-#[doc = include_str!("../README.md")]
+#[doc = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))]
 pub struct ReadmeDoctests;
