@@ -928,10 +928,10 @@ impl Pool {
             // Relaxed, as for `Arc::clone`: the handle's own reference keeps `inner` alive.
             inner.refs.fetch_add(1, Ordering::Relaxed);
         }
-        // SAFETY: `p` is an allocation of `cap` bytes handed out by `home` (a class of this
-        // pool, or its unpooled allocations) to this buffer alone; `home` lives in `inner`,
-        // which the new reference (or the static pool's never-freed state) keeps alive until
-        // the buffer comes back.
+        // `p` is an allocation of `cap` bytes handed out by `home` (a class of this pool, or
+        // its unpooled allocations) to this buffer alone; `home` lives in `inner`, which the new
+        // reference (or the static pool's never-freed state) keeps alive until it comes back.
+        // SAFETY: as just said: a live allocation of `cap` bytes owned by this buffer alone.
         Ok(unsafe { Buf::from_home(p, cap, home) })
     }
 
