@@ -590,6 +590,15 @@ impl<T: ReadyRead> Conn<T> {
         )?))
     }
 
+    /// [`next_plaintext`](Conn::next_plaintext) with the conn's own pool. The handle is moved
+    /// out for the call and back (no reference-count traffic on an `Arc` pool per read).
+    fn next_own_plaintext(&mut self, blocking: bool) -> io::Result<Option<Buf>> {
+        let pool = std::mem::take(&mut self.pool);
+        let r = self.next_plaintext(&pool, blocking);
+        self.pool = pool;
+        r
+    }
+
     /// Copies plaintext into `dst`, keeping the rest for the next call.
     fn copy_out(&mut self, mut p: Buf, dst: &mut [u8]) -> usize {
         let n = p.len().min(dst.len());
@@ -609,8 +618,7 @@ impl<T: ReadyRead> Conn<T> {
         if dst.is_empty() {
             return Ok(0);
         }
-        let pool = self.pool.clone();
-        match self.next_plaintext(&pool, false)? {
+        match self.next_own_plaintext(false)? {
             None => Ok(0),
             Some(p) => Ok(self.copy_out(p, dst)),
         }
@@ -621,8 +629,7 @@ impl<T: ReadyRead> Conn<T> {
         if max == 0 {
             return Ok(0);
         }
-        let pool = self.pool.clone();
-        match self.next_plaintext(&pool, blocking)? {
+        match self.next_own_plaintext(blocking)? {
             None => Ok(0),
             Some(mut p) => {
                 let n = p.len().min(max);
@@ -654,8 +661,7 @@ impl<T: ReadyRead> ReadyRead for Conn<T> {
         if dst.is_empty() {
             return Ok(0);
         }
-        let pool = self.pool.clone();
-        match self.next_plaintext(&pool, true)? {
+        match self.next_own_plaintext(true)? {
             None => Ok(0),
             Some(p) => Ok(self.copy_out(p, dst)),
         }
