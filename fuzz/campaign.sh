@@ -7,6 +7,13 @@
 #   RUNS=100000 SANITIZER=address bash fuzz/campaign.sh h2_reader pool_ops
 #   PARALLEL=2 ...                                         # two targets at a time
 #   MAX_SECONDS=900 ...                                    # stop a target after 15 min
+#   RESUME=1 ...                                           # continue the last campaign
+#
+# RESUME=1 keeps each target's corpus from the previous run (adding the seeds) and adds this
+# run to the target's ledger (target/fuzz-campaign/<target>.ledger: one line per run,
+# `executions seconds date`); the table then shows the ledger's totals and how many runs they
+# span, so a campaign longer than one sitting adds up honestly. Without RESUME the ledger
+# starts again.
 #
 # SANITIZER: `none` (default: the fastest, for execution counts; ASan/LSan run in the CI smoke
 # and can be chosen here) or `address`. Each target runs single-threaded; logs and the final
@@ -18,6 +25,7 @@ runs=${RUNS:-10000000}
 san=${SANITIZER:-none}
 par=${PARALLEL:-1}
 max=${MAX_SECONDS:-0}
+resume=${RESUME:-0}
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(alts_raw alts_sealed h2_decode h2_reader pool_ops)
@@ -30,7 +38,10 @@ cargo +nightly fuzz build --sanitizer "$san" >/dev/null
 
 one() {
   local t=$1 corpus="$out/corpus-$1"
-  rm -rf "$corpus"
+  if [ "$resume" != 1 ]; then
+    rm -rf "$corpus"
+    rm -f "$out/$t.ledger"
+  fi
   mkdir -p "$corpus"
   cp -r "fuzz/corpus/$t/." "$corpus/" 2>/dev/null || true
   local seeds
@@ -52,8 +63,15 @@ one() {
   after=$(find "$corpus" -type f | wc -l)
   local secs=$(( end - start ))
   [ "$secs" -gt 0 ] || secs=1
+  echo "$execs $secs $(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$out/$t.ledger"
+  local total tsecs nruns label
+  total=$(awk '{s += $1} END {print s}' "$out/$t.ledger")
+  tsecs=$(awk '{s += $2} END {print s}' "$out/$t.ledger")
+  nruns=$(wc -l <"$out/$t.ledger")
+  label=$(printf "%'d" "$total")
+  [ "$nruns" -eq 1 ] || label="$label ($nruns runs)"
   printf '| `%s` | %s | %s | %s | %s | %s → %s | %s s | none |\n' \
-    "$t" "$(printf "%'d" "$execs")" "$(printf "%'d" $(( execs / secs )))" "$cov" "$ft" "$seeds" "$after" "$secs" \
+    "$t" "$label" "$(printf "%'d" $(( total / tsecs )))" "$cov" "$ft" "$seeds" "$after" "$tsecs" \
     >"$out/$t.row"
 }
 
@@ -70,7 +88,7 @@ for p in "${pids[@]}"; do wait "$p"; done
 
 echo
 echo "fuzz campaign, $(date -u +%Y-%m-%d), $(nproc) cores, sanitizer $san, RUNS=$runs per target:"
-echo "RUNS=$runs MAX_SECONDS=$max SANITIZER=$san PARALLEL=$par bash fuzz/campaign.sh ${targets[*]}"
+echo "RUNS=$runs MAX_SECONDS=$max SANITIZER=$san PARALLEL=$par RESUME=$resume bash fuzz/campaign.sh ${targets[*]}"
 echo
 echo '| target | executions | exec/s | edges (cov) | features (ft) | corpus: seeds → after | time | findings |'
 echo '|---|---:|---:|---:|---:|---|---:|---|'

@@ -1,5 +1,6 @@
 //! AES-128-GCM for one direction of a record protocol, on one of two backends.
 
+use crate::slab::{InSlab, Slab, SlabBox};
 use crate::{AltsError, Protocol};
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes128Gcm, KeyInit, Nonce, Tag};
@@ -41,19 +42,89 @@ impl Backend {
     }
 }
 
-/// The one small internal interface both backends implement.
+/// The one small internal interface both backends implement. Each backend's key schedules
+/// live in a slab of their own (see `slab.rs`), not in the general heap.
 enum Cipher {
-    AesGcm(Box<Aes128Gcm>),
+    AesGcm(SlabBox<Aes128Gcm>),
     #[cfg(feature = "ring")]
-    Ring(Box<ring::aead::LessSafeKey>),
+    Ring(SlabBox<ring::aead::LessSafeKey>),
+}
+
+static AES_GCM_SCHEDULES: Slab = Slab::new();
+
+impl InSlab for Aes128Gcm {
+    fn slab() -> &'static Slab {
+        &AES_GCM_SCHEDULES
+    }
+}
+
+#[cfg(feature = "ring")]
+static RING_SCHEDULES: Slab = Slab::new();
+
+#[cfg(feature = "ring")]
+impl InSlab for ring::aead::LessSafeKey {
+    fn slab() -> &'static Slab {
+        &RING_SCHEDULES
+    }
+}
+
+/// The expanded key schedules of every connection in this process, all backends: how many
+/// are alive and the most memory they can keep resident. Schedules live in a slab of their
+/// own (16-page chunks holding nothing else); a page with no live schedule on it is given
+/// back to the OS at once, so after [`Conn::release_key_schedules`](crate::Conn::release_key_schedules)
+/// on every connection, [`KeySchedules::resident_bytes`] is 0.
+///
+/// ```
+/// use slackwater_alts::{Backend, Crypter, Protocol, Side, key_schedules};
+/// let mut c = Crypter::new(Protocol::Aes128Gcm, Side::Client, &[1; 16], Backend::default()).unwrap();
+/// assert!(key_schedules().live >= 2); // one per direction (other tests may add theirs)
+/// c.release_key_schedules();
+/// # let _ = key_schedules().resident_bytes();
+/// ```
+pub fn key_schedules() -> KeySchedules {
+    let all = [
+        AES_GCM_SCHEDULES.stats(),
+        #[cfg(feature = "ring")]
+        RING_SCHEDULES.stats(),
+    ];
+    KeySchedules {
+        live: all.iter().map(|s| s.live).sum(),
+        pages: all.iter().map(|s| s.pages_live).sum(),
+        page_size: all.iter().map(|s| s.page).max().unwrap_or(0),
+    }
+}
+
+/// See [`key_schedules`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeySchedules {
+    /// Expanded key schedules alive (two per connection using both directions, none after a
+    /// release until the next record).
+    pub live: usize,
+    /// Pages holding at least one live schedule.
+    pub pages: usize,
+    /// The page size.
+    pub page_size: usize,
+}
+
+impl KeySchedules {
+    /// `pages × page_size`: the most the schedules can keep resident.
+    ///
+    /// ```
+    /// let k = slackwater_alts::key_schedules();
+    /// assert_eq!(k.resident_bytes(), k.pages * k.page_size);
+    /// ```
+    pub fn resident_bytes(&self) -> usize {
+        self.pages * self.page_size
+    }
 }
 
 impl Cipher {
     fn new(backend: Backend, key: &[u8; 16]) -> Cipher {
         match backend {
-            Backend::AesGcm => Cipher::AesGcm(Box::new(Aes128Gcm::new(key.into()))),
+            Backend::AesGcm => Cipher::AesGcm(SlabBox::new(Aes128Gcm::new(key.into()))),
             #[cfg(feature = "ring")]
-            Backend::Ring => Cipher::Ring(Box::new(ring::aead::LessSafeKey::new(
+            Backend::Ring => Cipher::Ring(SlabBox::new(ring::aead::LessSafeKey::new(
                 ring::aead::UnboundKey::new(&ring::aead::AES_128_GCM, key)
                     .expect("16 bytes is an AES-128 key"),
             ))),
@@ -214,8 +285,8 @@ impl RecordAead {
         Ok(RecordAead { backend, kind })
     }
 
-    /// Drops the expanded key schedule (for `aes-gcm`, a 496-byte heap block; zeroized on
-    /// drop). The next [`seal`](RecordAead::seal) or [`open`](RecordAead::open) rebuilds it:
+    /// Drops the expanded key schedule (for `aes-gcm`, an 848-byte slot in the key-schedule
+    /// slab, zeroized on drop; a page of the slab with no live schedule goes back to the OS). The next [`seal`](RecordAead::seal) or [`open`](RecordAead::open) rebuilds it:
     /// from the stored key for `ALTSRP_GCM_AES128`, by deriving the record key again (one
     /// HMAC-SHA256) for the rekey protocol. For connections that go quiet: see
     /// [`Conn::release_key_schedules`](crate::Conn::release_key_schedules).

@@ -43,7 +43,7 @@
 //!   `zeroize`, the `aes-gcm` key schedule and GHASH key through its `zeroize` feature.
 //!   `ring` keeps its own key schedule, which it does not zeroize.
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)] // one exception: the key-schedule slab (`slab.rs`)
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod aead;
@@ -51,10 +51,11 @@ mod conn;
 mod counter;
 mod crypter;
 mod frame;
+mod slab;
 #[cfg(feature = "tokio")]
 mod tokio;
 
-pub use aead::{Backend, RecordAead, TAG_LEN};
+pub use aead::{Backend, KeySchedules, RecordAead, TAG_LEN, key_schedules};
 pub use conn::{Config, ConfigBuilder, Conn};
 pub use counter::{Counter, OVERFLOW_LEN_AES128GCM, OVERFLOW_LEN_REKEY};
 pub use crypter::{Crypter, Protocol, Side};

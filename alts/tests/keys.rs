@@ -2,7 +2,7 @@
 //! counting global allocator): the memory really goes, and records sealed or opened after a
 //! release are the same as without one, on both protocols and backends, across a rekey.
 
-use slackwater_alts::{Backend, Counter, Crypter, Protocol, Side};
+use slackwater_alts::{Backend, Counter, Crypter, Protocol, Side, key_schedules};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -48,8 +48,12 @@ fn pair(p: Protocol, b: Backend) -> (Crypter, Crypter) {
     )
 }
 
+/// The tests here count process-wide key schedules: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn release_frees_both_schedules_and_use_rebuilds_them() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     for p in [Protocol::Aes128Gcm, Protocol::Aes128GcmRekey] {
         let (mut c, mut s) = pair(p, Backend::AesGcm);
         let mut rec = *b"warm up both directions";
@@ -59,12 +63,20 @@ fn release_frees_both_schedules_and_use_rebuilds_them() {
         c.open(&mut rec, &tag).unwrap();
 
         let before = live();
+        let k0 = key_schedules();
+        assert_eq!(k0.live, 4, "{p:?}: two directions on each end");
         c.release_key_schedules();
-        let freed = before - live();
-        // Two aes-gcm key schedules (each well over 256 bytes) go back to the allocator.
-        assert!(freed >= 512, "{p:?}: freed only {freed} bytes");
+        // Both schedules leave the slab; none of them was on the general heap.
+        assert_eq!(key_schedules().live, 2, "{p:?}");
+        assert_eq!(before - live(), 0, "{p:?}: schedules are not heap blocks");
         c.release_key_schedules(); // idempotent
-        assert_eq!(before - live(), freed);
+        assert_eq!(key_schedules().live, 2);
+        s.release_key_schedules();
+        // No schedule left: every slab page is given back.
+        assert_eq!(
+            (key_schedules().live, key_schedules().resident_bytes()),
+            (0, 0)
+        );
 
         let mut rec = *b"after the release";
         let tag = c.seal(&mut rec).unwrap();
@@ -73,7 +85,8 @@ fn release_frees_both_schedules_and_use_rebuilds_them() {
         let tag = s.seal(&mut rec).unwrap();
         c.open(&mut rec, &tag).unwrap();
         assert_eq!(&rec, b"after the release");
-        // Both schedules are back, no more.
+        // Both schedules are back on both ends, no more, and still no heap.
+        assert_eq!(key_schedules().live, 4, "{p:?}");
         assert_eq!(before - live(), 0, "{p:?}");
     }
 }
@@ -82,6 +95,7 @@ fn release_frees_both_schedules_and_use_rebuilds_them() {
 /// that never does), from counters just below the rekey boundary: identical wire bytes.
 #[test]
 fn records_are_identical_with_and_without_releases_across_a_rekey() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let backends: &[Backend] = &[
         Backend::AesGcm,
         #[cfg(feature = "ring")]

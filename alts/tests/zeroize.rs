@@ -1,8 +1,9 @@
 //! "All key material is zeroized on drop", tested: a global allocator scans every block freed
 //! while a test runs for the key bytes (the raw keys, the KDF key, the nonce mask, and the
-//! record keys the rekey KDF derives: an AES-128 key schedule starts with its key, so an
-//! unscrubbed schedule is found too). Connections live in `Box`es so their own state is a
-//! heap block that gets scanned when dropped.
+//! record keys the rekey KDF derives). Connections live in `Box`es so their own state is a
+//! heap block that gets scanned when dropped. Expanded key schedules are not heap blocks:
+//! they live in the key-schedule slab, whose slots are zeroized when freed
+//! (`slab::tests::a_freed_slot_is_zeroized`, a unit test in `src/slab.rs`).
 //!
 //! Backend: `aes-gcm` (its `zeroize` feature scrubs the key schedule); `ring` keeps its own
 //! schedule and does not scrub it (documented in the crate docs), so it is not tested here.

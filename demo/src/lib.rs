@@ -567,6 +567,10 @@ impl Report {
             &format!("{phase}.rss_per_conn"),
             (rss.saturating_sub(rss0)) as f64 / n,
         );
+        let heap0 = self.get("heap_start");
+        if let (Some(h), false) = (sys::heap_in_use(), heap0.is_nan()) {
+            self.set(&format!("{phase}.heap_per_conn"), (h as f64 - heap0) / n);
+        }
         let c = match server {
             Server::Pollers(workers) => Worker::census_all(workers)?,
             Server::SwTokio(t) => t.census()?,
@@ -744,6 +748,9 @@ pub fn run_server(
     std::thread::sleep(worker::SWEEP * 4);
     let rss0 = sys::rss_bytes();
     report.set("rss_start", rss0 as f64);
+    if let Some(h) = sys::heap_in_use() {
+        report.set("heap_start", h as f64);
+    }
     let mut link = client(opts, listener.local_addr()?)?;
 
     // Open: accept every connection and hand it to a poller thread.

@@ -25,6 +25,11 @@ pub const ROWS: &[(&str, &[&str], Better)] = &[
         Better::Lower,
     ),
     (
+        "idle: live heap per connection (bytes, malloc's count)",
+        &["idle.heap_per_conn"],
+        Better::Lower,
+    ),
+    (
         "idle: read-buffer bytes pinned per connection",
         &["idle.pinned_read_per_conn"],
         Better::None,

@@ -20,6 +20,20 @@ pub fn rss_bytes() -> u64 {
     pages * u64::try_from(page).unwrap_or(4096)
 }
 
+/// Heap bytes the allocator has handed out and not had back (glibc's `mallinfo2`: `uordblks`
+/// plus `hblkhd`, the mmapped blocks), `None` where the allocator does not say. Against
+/// [`rss_bytes`] it tells live data from what freeing left resident (fragmentation).
+pub fn heap_in_use() -> Option<u64> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 only reads the allocator's own counters.
+        let m = unsafe { libc::mallinfo2() };
+        Some((m.uordblks + m.hblkhd) as u64)
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    None
+}
+
 /// Raises the soft open-file limit to the hard one and checks that `need` descriptors fit.
 ///
 /// # Errors
