@@ -221,20 +221,23 @@ pub struct Conn<T> {
     transport: T,
     crypter: Crypter,
     pool: PoolHandle,
-    cfg: Config,
+    /// [`Config::read_limit`] and [`Config::frame_size`] (both fit `u32`: the read limit is
+    /// at most 2^32 − 5, frames at most 512 KiB); the read size is the assembler's.
+    read_limit: u32,
+    frame_size: u32,
     /// Ciphertext read and not yet decrypted; always starts at a record boundary.
     asm: Assembler,
     /// Plaintext decrypted but not yet read through `io::Read`/`append`.
     pending: Option<Buf>,
     /// The fatal error every later read returns.
-    read_dead: Option<AltsError>,
+    read_dead: Option<Box<AltsError>>,
     /// Sealed records not yet handed to the transport, then the open record (if `open`).
     out: Option<Buf>,
-    /// Where the open record starts in `out`.
-    open_at: usize,
+    /// Where the open record starts in `out` (within a buffer of at most 512 KiB).
+    open_at: u32,
     open: bool,
     /// The fatal error every later write returns.
-    write_dead: Option<AltsError>,
+    write_dead: Option<Box<AltsError>>,
 }
 
 impl<T> Conn<T> {
@@ -251,7 +254,8 @@ impl<T> Conn<T> {
             transport,
             crypter,
             pool: PoolHandle::default(),
-            cfg: Config::DEFAULT,
+            read_limit: Config::DEFAULT.read_limit as u32,
+            frame_size: Config::DEFAULT.frame_size as u32,
             asm: Assembler::new(DEFAULT_READ_SIZE),
             pending: None,
             read_dead: None,
@@ -286,7 +290,9 @@ impl<T> Conn<T> {
     /// assert_eq!(conn.config().max_payload(), 16 * 1024 - 24);
     /// ```
     pub fn with_config(mut self, cfg: Config) -> Self {
-        self.cfg = cfg;
+        // `build` checked both ranges.
+        self.read_limit = cfg.read_limit as u32;
+        self.frame_size = cfg.frame_size as u32;
         self.asm.set_read_size(cfg.read_size);
         self
     }
@@ -315,8 +321,16 @@ impl<T> Conn<T> {
     /// let conn = Conn::new(slackwater_ready::Buffered::new(std::io::empty()), c);
     /// assert_eq!(conn.config().max_payload(), 4072);
     /// ```
-    pub fn config(&self) -> &Config {
-        &self.cfg
+    pub fn config(&self) -> Config {
+        Config {
+            read_limit: self.read_limit as usize,
+            frame_size: self.frame_size as usize,
+            read_size: self.asm.read_size(),
+        }
+    }
+
+    fn max_payload(&self) -> usize {
+        self.frame_size as usize - frame::OVERHEAD
     }
 
     /// Whether the read side holds a buffer now (a partial record or unread plaintext).
@@ -432,10 +446,10 @@ impl<T> Conn<T> {
     /// ```
     pub fn seal_record(&mut self, payload: &[u8], out: &mut Buf) -> Result<(), AltsError> {
         let total = payload.len() + frame::OVERHEAD;
-        if payload.len() > self.cfg.max_payload() || total > out.spare_capacity() {
+        if payload.len() > self.max_payload() || total > out.spare_capacity() {
             return Err(AltsError::FrameTooLarge {
                 len: total - frame::LEN_FIELD,
-                limit: self.cfg.frame_size,
+                limit: self.frame_size as usize,
             });
         }
         let start = out.len();
@@ -464,7 +478,7 @@ impl<T> Conn<T> {
         let mut done = 0;
         while done < data.len() {
             let room = out.spare_capacity().saturating_sub(frame::OVERHEAD);
-            let n = (data.len() - done).min(self.cfg.max_payload()).min(room);
+            let n = (data.len() - done).min(self.max_payload()).min(room);
             if n == 0 {
                 break;
             }
@@ -502,7 +516,7 @@ impl<T: ReadyRead> Conn<T> {
     /// A fatal read error: remember it and drop what is buffered.
     fn read_fail(&mut self, e: AltsError) -> io::Error {
         if e.is_fatal() {
-            self.read_dead = Some(e.clone());
+            self.read_dead = Some(Box::new(e.clone()));
             self.asm.release();
         }
         e.into()
@@ -514,9 +528,9 @@ impl<T: ReadyRead> Conn<T> {
             return Ok(Some(p));
         }
         if let Some(e) = &self.read_dead {
-            return Err(e.clone().into());
+            return Err(AltsError::clone(e).into());
         }
-        let limit = self.cfg.read_limit;
+        let limit = self.read_limit as usize;
         loop {
             let got = self
                 .asm
@@ -541,7 +555,7 @@ impl<T: ReadyRead> Conn<T> {
     /// Decrypts every complete record at the front of the buffered bytes in place and returns
     /// their plaintext, or `None` if they were all empty.
     fn decrypt_ready(&mut self, pool: &Pool) -> Result<Option<Buf>, AltsError> {
-        let limit = self.cfg.read_limit;
+        let limit = self.read_limit as usize;
         let Some(rx) = self.asm.buffered_mut() else {
             // Conn never takes views of its buffer.
             return Err(AltsError::OutOfMemory { size: 0 });
@@ -686,7 +700,7 @@ impl<T: ReadyWrite> Conn<T> {
     /// A fatal write error: remember it and drop what is queued here.
     fn write_fail(&mut self, e: AltsError) -> io::Error {
         if e.is_fatal() {
-            self.write_dead = Some(e.clone());
+            self.write_dead = Some(Box::new(e.clone()));
             self.out = None;
             self.open = false;
         }
@@ -695,7 +709,7 @@ impl<T: ReadyWrite> Conn<T> {
 
     fn check_write(&self) -> io::Result<()> {
         match &self.write_dead {
-            Some(e) => Err(e.clone().into()),
+            Some(e) => Err(AltsError::clone(e).into()),
             None => Ok(()),
         }
     }
@@ -703,11 +717,11 @@ impl<T: ReadyWrite> Conn<T> {
     /// Payload bytes the open record can take now, opening one (in the current buffer if it
     /// has room, else in a new one after handing the full one to the transport).
     fn open_room(&mut self) -> Result<usize, AltsError> {
-        let max_payload = self.cfg.max_payload();
+        let max_payload = self.max_payload();
         loop {
             if self.open {
                 let out = self.out.as_ref().expect("an open record has a buffer");
-                let payload = out.len() - self.open_at - frame::HEADER;
+                let payload = out.len() - self.open_at as usize - frame::HEADER;
                 let room = (max_payload - payload)
                     .min(out.spare_capacity().saturating_sub(crate::aead::TAG_LEN));
                 if room > 0 {
@@ -727,9 +741,9 @@ impl<T: ReadyWrite> Conn<T> {
                 // Room for several records, so a burst hands the transport few buffers.
                 None => self
                     .out
-                    .insert(self.pool.get(self.cfg.frame_size.max(OUT_BUFFER))?),
+                    .insert(self.pool.get((self.frame_size as usize).max(OUT_BUFFER))?),
             };
-            self.open_at = out.len();
+            self.open_at = out.len() as u32;
             // Room checked above (or a fresh buffer of a whole frame).
             let _ = out.extend_from_slice(&[0; frame::HEADER]);
             self.open = true;
@@ -743,11 +757,11 @@ impl<T: ReadyWrite> Conn<T> {
         }
         self.open = false;
         let out = self.out.as_mut().expect("an open record has a buffer");
-        if out.len() == self.open_at + frame::HEADER {
-            out.truncate(self.open_at);
+        if out.len() == self.open_at as usize + frame::HEADER {
+            out.truncate(self.open_at as usize);
             return Ok(());
         }
-        seal_in_place(&mut self.crypter, out, self.open_at)
+        seal_in_place(&mut self.crypter, out, self.open_at as usize)
     }
 
     /// Hands the buffer of sealed records to the transport's queue (no copy).

@@ -22,7 +22,7 @@ pub const OVERFLOW_LEN_REKEY: usize = 8;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Counter {
     value: [u8; 12],
-    overflow_len: usize,
+    overflow_len: u8,
     invalid: bool,
 }
 
@@ -39,7 +39,7 @@ impl Counter {
         }
         Counter {
             value,
-            overflow_len: overflow_len.clamp(1, 12),
+            overflow_len: overflow_len.clamp(1, 12) as u8,
             invalid: false,
         }
     }
@@ -53,7 +53,7 @@ impl Counter {
     pub fn from_value(value: [u8; 12], overflow_len: usize) -> Self {
         Counter {
             value,
-            overflow_len: overflow_len.clamp(1, 12),
+            overflow_len: overflow_len.clamp(1, 12) as u8,
             invalid: false,
         }
     }
@@ -87,7 +87,7 @@ impl Counter {
         if self.invalid {
             return;
         }
-        for b in &mut self.value[..self.overflow_len] {
+        for b in &mut self.value[..usize::from(self.overflow_len)] {
             *b = b.wrapping_add(1);
             if *b != 0 {
                 return;

@@ -26,13 +26,13 @@ const MIN_READ_BUFFER_SIZE: usize = 64;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub(crate) max_frame_size: u32,
-    pub(crate) read_buffer_size: usize,
+    pub(crate) read_buffer_size: u32,
     pub(crate) surface_unknown: bool,
     pub(crate) max_continuations: u32,
-    pub(crate) max_header_block: usize,
+    pub(crate) max_header_block: u32,
     pub(crate) reject_nonzero_padding: bool,
     pub(crate) expect_preface: bool,
-    pub(crate) copy_out_ratio: usize,
+    pub(crate) copy_out_ratio: u32,
     pub(crate) max_pending_replies: Option<u32>,
 }
 
@@ -110,7 +110,7 @@ impl Config {
     /// assert_eq!(slackwater_h2frame::Config::new().read_buffer_size(), 32 * 1024);
     /// ```
     pub const fn read_buffer_size(&self) -> usize {
-        self.read_buffer_size
+        self.read_buffer_size as usize
     }
 
     /// Whether unknown frame types are returned ([`ConfigBuilder::surface_unknown_frames`]).
@@ -129,7 +129,7 @@ impl Config {
     /// assert_eq!(slackwater_h2frame::Config::new().continuation_limits(), (64, 256 * 1024));
     /// ```
     pub const fn continuation_limits(&self) -> (u32, usize) {
-        (self.max_continuations, self.max_header_block)
+        (self.max_continuations, self.max_header_block as usize)
     }
 
     /// Whether non-zero padding is refused ([`ConfigBuilder::reject_nonzero_padding`]).
@@ -156,7 +156,7 @@ impl Config {
     /// assert_eq!(slackwater_h2frame::Config::new().copy_out_ratio(), 16);
     /// ```
     pub const fn copy_out_ratio(&self) -> usize {
-        self.copy_out_ratio
+        self.copy_out_ratio as usize
     }
 
     /// The cap on frames awaiting a reply ([`ConfigBuilder::max_pending_replies`]).
@@ -223,7 +223,7 @@ impl ConfigBuilder {
     /// assert_eq!(c.read_buffer_size(), 16 * 1024);
     /// ```
     pub const fn read_buffer_size(mut self, n: usize) -> Self {
-        self.cfg.read_buffer_size = n;
+        self.cfg.read_buffer_size = saturate(n);
         self
     }
 
@@ -257,7 +257,7 @@ impl ConfigBuilder {
     /// ```
     pub const fn continuation_limits(mut self, frames: u32, bytes: usize) -> Self {
         self.cfg.max_continuations = frames;
-        self.cfg.max_header_block = bytes;
+        self.cfg.max_header_block = saturate(bytes);
         self
     }
 
@@ -312,7 +312,7 @@ impl ConfigBuilder {
     /// assert!(Config::builder().copy_out_ratio(0).build().is_err());
     /// ```
     pub const fn copy_out_ratio(mut self, ratio: usize) -> Self {
-        self.cfg.copy_out_ratio = ratio;
+        self.cfg.copy_out_ratio = saturate(ratio);
         self
     }
 
@@ -368,7 +368,7 @@ impl ConfigBuilder {
         if c.max_frame_size < DEFAULT_MAX_FRAME_SIZE || c.max_frame_size > MAX_FRAME_SIZE_LIMIT {
             return Err(Error::Invalid("max frame size outside 16384..=16777215"));
         }
-        if c.read_buffer_size < MIN_READ_BUFFER_SIZE {
+        if c.read_buffer_size() < MIN_READ_BUFFER_SIZE {
             return Err(Error::Invalid("read buffer size below 64"));
         }
         if c.copy_out_ratio == 0 {
@@ -384,4 +384,14 @@ pub(crate) fn check_max_frame_size(v: u32) -> Result<(), Error> {
         return Err(Error::Invalid("max frame size outside 16384..=16777215"));
     }
     Ok(())
+}
+
+/// `n`, or `u32::MAX` if larger: sizes and ratios are kept in `u32`s (a `Config` is stored in
+/// every frame reader), and no frame, field block or read buffer comes near 4 GiB.
+const fn saturate(n: usize) -> u32 {
+    if n > u32::MAX as usize {
+        u32::MAX
+    } else {
+        n as u32
+    }
 }

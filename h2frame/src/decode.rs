@@ -498,7 +498,7 @@ impl Decoder {
         Decoder {
             max_frame_size: cfg.max_frame_size,
             reject_nonzero_padding: cfg.reject_nonzero_padding,
-            copy_out_ratio: cfg.copy_out_ratio,
+            copy_out_ratio: cfg.copy_out_ratio(),
         }
     }
 

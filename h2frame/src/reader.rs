@@ -112,8 +112,8 @@ impl Source for HeldSrc<'_> {
 struct Block {
     stream_id: u32,
     continuations: u32,
-    /// Payload bytes of the block's frames so far.
-    bytes: usize,
+    /// Payload bytes of the block's frames so far (at most the `u32` block limit).
+    bytes: u32,
 }
 
 /// What the connection's state decides from a frame's 9-byte header: the frame header rule
@@ -182,7 +182,7 @@ impl Rules {
                     ));
                 }
                 if b.continuations >= self.cfg.max_continuations
-                    || b.bytes.saturating_add(h.length as usize) > self.cfg.max_header_block
+                    || b.bytes.saturating_add(h.length) > self.cfg.max_header_block
                 {
                     return Err(Error::conn(
                         ErrorCode::ENHANCE_YOUR_CALM,
@@ -200,7 +200,7 @@ impl Rules {
                 "CONTINUATION without an open field block",
             )),
             (None, kind::HEADERS | kind::PUSH_PROMISE)
-                if h.length as usize > self.cfg.max_header_block =>
+                if h.length as usize > self.cfg.max_header_block as usize =>
             {
                 Err(Error::conn(
                     ErrorCode::ENHANCE_YOUR_CALM,
@@ -317,9 +317,9 @@ pub struct FrameReader<R> {
     asm: Assembler,
     rules: Rules,
     /// Bytes of a discarded (unknown) frame still to skip.
-    skip: usize,
+    skip: u32,
     /// Bytes of the client preface still to check.
-    preface_left: usize,
+    preface_left: u32,
     /// The connection error that killed the reader (boxed: a reader that is alive pays one
     /// pointer for it).
     dead: Option<Box<Error>>,
@@ -330,7 +330,7 @@ pub struct FrameReader<R> {
     plain: bool,
     /// The stream ended inside a frame (with this many bytes buffered): every later read
     /// reports it again, and the partial frame's buffer has been given back.
-    truncated: Option<usize>,
+    truncated: Option<u32>,
 }
 
 impl<R> FrameReader<R> {
@@ -369,9 +369,9 @@ impl<R> FrameReader<R> {
         FrameReader {
             io,
             pool: pool.into(),
-            asm: Assembler::new(cfg.read_buffer_size),
+            asm: Assembler::new(cfg.read_buffer_size()),
             preface_left: if cfg.expect_preface {
-                CLIENT_PREFACE.len()
+                CLIENT_PREFACE.len() as u32
             } else {
                 0
             },
@@ -610,7 +610,8 @@ impl<R: ReadyRead> FrameReader<R> {
     fn truncate(&mut self, buffered: usize) -> Error {
         self.asm.release();
         self.plain = false;
-        self.truncated = Some(buffered);
+        // A frame is at most 9 + 2^24 − 1 bytes.
+        self.truncated = Some(u32::try_from(buffered).unwrap_or(u32::MAX));
         Error::UnexpectedEof { buffered }
     }
 
@@ -662,7 +663,7 @@ impl<R: ReadyRead> FrameReader<R> {
         let len = h.length as usize;
         let r = &self.rules;
         let simple = match h.kind {
-            kind::HEADERS => h.flags & flags::END_HEADERS != 0 && len <= r.cfg.max_header_block,
+            kind::HEADERS => h.flags & flags::END_HEADERS != 0 && len <= r.cfg.max_header_block as usize,
             kind::PUSH_PROMISE | kind::CONTINUATION => false,
             kind::PING | kind::SETTINGS => {
                 h.flags & flags::ACK != 0 || r.pending_replies < r.reply_cap
@@ -670,7 +671,7 @@ impl<R: ReadyRead> FrameReader<R> {
             k => k < kind::CONTINUATION,
         };
         simple
-            && !wants_view(len, self.asm.capacity(), r.cfg.copy_out_ratio)
+            && !wants_view(len, self.asm.capacity(), r.cfg.copy_out_ratio())
             && check_header(h, r.cfg.max_frame_size).is_ok()
     }
 
@@ -679,37 +680,40 @@ impl<R: ReadyRead> FrameReader<R> {
     #[inline(never)]
     fn next_header(&mut self, blocking: bool) -> Result<Option<(FrameHeader, usize)>, Error> {
         if let Some(buffered) = self.truncated {
-            return Err(Error::UnexpectedEof { buffered });
+            return Err(Error::UnexpectedEof {
+                buffered: buffered as usize,
+            });
         }
         if let Some(e) = &self.dead {
             return Err(Error::clone(e));
         }
         loop {
             if self.preface_left > 0 {
+                let left = self.preface_left as usize;
                 if self.asm.is_empty() && !self.fill(1, blocking)? {
-                    if self.preface_left == CLIENT_PREFACE.len() {
+                    if left == CLIENT_PREFACE.len() {
                         return Ok(None);
                     }
-                    return Err(self.truncate(CLIENT_PREFACE.len() - self.preface_left));
+                    return Err(self.truncate(CLIENT_PREFACE.len() - left));
                 }
-                let done = CLIENT_PREFACE.len() - self.preface_left;
+                let done = CLIENT_PREFACE.len() - left;
                 let got = self.asm.buffered();
-                let n = got.len().min(self.preface_left);
+                let n = got.len().min(left);
                 if got[..n] != CLIENT_PREFACE[done..done + n] {
                     let http1 = looks_like_http1(done, got);
                     return Err(self.fail(Error::BadPreface { http1 }));
                 }
                 self.asm.consume(n);
-                self.preface_left -= n;
+                self.preface_left -= n as u32;
                 continue;
             }
             if self.skip > 0 {
                 if self.asm.is_empty() && !self.fill(1, blocking)? {
                     return Err(self.truncate(0));
                 }
-                let n = self.asm.len().min(self.skip);
+                let n = self.asm.len().min(self.skip as usize);
                 self.asm.consume(n);
-                self.skip -= n;
+                self.skip -= n as u32;
                 continue;
             }
             let rules = &self.rules;
@@ -730,7 +734,7 @@ impl<R: ReadyRead> FrameReader<R> {
             if self.rules.skips(h) {
                 // Discard the payload as it arrives, without buffering it.
                 self.asm.consume(FRAME_HEADER_LEN);
-                self.skip = h.length as usize;
+                self.skip = h.length;
                 self.plain = false;
                 continue;
             }
@@ -749,7 +753,7 @@ impl<R: ReadyRead> FrameReader<R> {
                 self.rules.block = Some(Block {
                     stream_id: h.stream_id,
                     continuations: 0,
-                    bytes: h.length as usize,
+                    bytes: h.length,
                 });
             }
             kind::CONTINUATION => {
@@ -757,7 +761,7 @@ impl<R: ReadyRead> FrameReader<R> {
                     self.rules.block = None;
                 } else if let Some(b) = &mut self.rules.block {
                     b.continuations += 1;
-                    b.bytes += h.length as usize;
+                    b.bytes = b.bytes.saturating_add(h.length);
                 }
             }
             _ => {}
@@ -781,7 +785,7 @@ impl<R: ReadyRead> FrameReader<R> {
             plain: &mut self.plain,
             pending_replies: &mut self.rules.pending_replies,
             end: n,
-            ratio: self.rules.cfg.copy_out_ratio,
+            ratio: self.rules.cfg.copy_out_ratio(),
         };
         // The frame is built straight into the return value and not looked at again here:
         // moving a value just written field by field costs a store-forwarding stall. The

@@ -42,14 +42,24 @@ enum Held {
     Frozen(SharedBuf),
 }
 
-/// How the stream ended, if it did.
+/// How the stream ended, if it did, in 8 bytes: [`End::OPEN`], [`End::CLEAN`] (the transport
+/// reported its end with nothing of a record buffered), or the number of bytes buffered when
+/// it ended inside a record (at most `isize::MAX`, so never one of the two markers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum End {
-    Open,
-    /// The transport reported its end with nothing of a record buffered.
-    Clean,
-    /// The transport ended inside a record.
-    Truncated(usize),
+struct End(u64);
+
+impl End {
+    const OPEN: End = End(u64::MAX);
+    const CLEAN: End = End(u64::MAX - 1);
+
+    fn truncated(buffered: usize) -> End {
+        End(buffered as u64)
+    }
+
+    /// The bytes buffered when the stream ended inside a record.
+    fn truncated_at(self) -> Option<usize> {
+        (self != End::OPEN && self != End::CLEAN).then_some(self.0 as usize)
+    }
 }
 
 /// Turns a stream of bytes into length-prefixed records, the one place in this workspace that
@@ -111,28 +121,30 @@ enum End {
 #[derive(Debug)]
 pub struct Assembler {
     cur: Held,
-    /// The configured size of a read at a record boundary.
-    read_size: usize,
+    /// The configured size of a read at a record boundary (`u32`: the struct stays small,
+    /// one per connection and layer).
+    read_size: u32,
     /// The size of the next read at a record boundary (at most `read_size`).
-    hint: usize,
+    hint: u32,
     end: End,
     failed: Sticky,
 }
 
 impl Assembler {
-    /// An assembler whose reads at a record boundary ask for `read_size` bytes (at least 64).
+    /// An assembler whose reads at a record boundary ask for `read_size` bytes (at least 64,
+    /// at most `u32::MAX`).
     ///
     /// ```
     /// let a = slackwater_ready::Assembler::new(32 * 1024);
     /// assert_eq!(a.read_size(), 32 * 1024);
     /// ```
     pub const fn new(read_size: usize) -> Assembler {
-        let read_size = if read_size < 64 { 64 } else { read_size };
+        let read_size = clamp_read_size(read_size);
         Assembler {
             cur: Held::Empty,
             read_size,
             hint: read_size,
-            end: End::Open,
+            end: End::OPEN,
             failed: Sticky::NONE,
         }
     }
@@ -143,11 +155,21 @@ impl Assembler {
     /// assert_eq!(slackwater_ready::Assembler::new(1).read_size(), 64);
     /// ```
     pub fn read_size(&self) -> usize {
-        self.read_size
+        self.read_size as usize
     }
 
-    /// Changes the size of a read at a record boundary (at least 64); applies from the next
-    /// boundary.
+    /// The size of the next read at a record boundary.
+    fn hint(&self) -> usize {
+        self.hint as usize
+    }
+
+    /// Remembers the size of the next read at a record boundary (at most `read_size`).
+    fn set_hint(&mut self, n: usize) {
+        self.hint = next_read_size(n, self.read_size()) as u32;
+    }
+
+    /// Changes the size of a read at a record boundary (at least 64, at most `u32::MAX`);
+    /// applies from the next boundary.
     ///
     /// ```
     /// let mut a = slackwater_ready::Assembler::new(4096);
@@ -155,7 +177,7 @@ impl Assembler {
     /// assert_eq!(a.read_size(), 16 * 1024);
     /// ```
     pub fn set_read_size(&mut self, n: usize) {
-        self.read_size = n.max(64);
+        self.read_size = clamp_read_size(n);
         self.hint = self.read_size;
     }
 
@@ -239,7 +261,7 @@ impl Assembler {
     /// assert!(!slackwater_ready::Assembler::new(4096).is_ended());
     /// ```
     pub fn is_ended(&self) -> bool {
-        self.end != End::Open
+        self.end != End::OPEN
     }
 
     /// Puts bytes read by someone else (a handshake that read past its end) in front of
@@ -257,7 +279,7 @@ impl Assembler {
         if bytes.is_empty() {
             return Ok(());
         }
-        let mut b = pool.get((bytes.len() + self.len()).max(self.read_size))?;
+        let mut b = pool.get((bytes.len() + self.len()).max(self.read_size()))?;
         let _ = b.extend_from_slice(bytes);
         let _ = b.extend_from_slice(self.buffered());
         self.cur = Held::Owned(b);
@@ -307,9 +329,9 @@ impl Assembler {
             match self.fill(src, pool, need, blocking) {
                 Ok(true) => {}
                 Ok(false) => {
-                    return match self.end {
-                        End::Truncated(buffered) => Err(RecordError::Truncated { buffered }),
-                        _ => Ok(None),
+                    return match self.end.truncated_at() {
+                        Some(buffered) => Err(RecordError::Truncated { buffered }),
+                        None => Ok(None),
                     };
                 }
                 Err(e) => return Err(RecordError::Io(e)),
@@ -345,11 +367,11 @@ impl Assembler {
     {
         self.failed.check()?;
         while self.len() < n {
-            if self.end != End::Open {
+            if self.end != End::OPEN {
                 return Ok(false);
             }
             if self.is_empty() {
-                let size = self.hint.max(n);
+                let size = self.hint().max(n);
                 let got = if blocking {
                     src.read_ready(size, pool)
                 } else {
@@ -357,7 +379,7 @@ impl Assembler {
                 };
                 match got {
                     Ok(Some(b)) => self.cur = Held::Owned(b),
-                    Ok(None) => self.end = End::Clean,
+                    Ok(None) => self.end = End::CLEAN,
                     Err(e) => return Err(self.io_error(e)),
                 }
                 continue;
@@ -375,7 +397,7 @@ impl Assembler {
             };
             match got {
                 Ok(0) => {
-                    self.end = End::Truncated(self.len());
+                    self.end = End::truncated(self.len());
                     self.cur = Held::Empty;
                 }
                 Ok(_) => {}
@@ -391,7 +413,7 @@ impl Assembler {
         R: ReadyRead + ?Sized,
     {
         self.make_room(pool, n).map_err(io::Error::from)?;
-        let small = n <= self.read_size / 2;
+        let small = n <= self.read_size() / 2;
         let want = n - self.len();
         match &mut self.cur {
             Held::Owned(b) => {
@@ -419,7 +441,7 @@ impl Assembler {
     /// (rule 3 of the type docs).
     fn make_room(&mut self, pool: &Pool, n: usize) -> Result<(), PoolError> {
         let have = self.len();
-        let rs = self.read_size;
+        let rs = self.read_size();
         if let Held::Owned(b) = &mut self.cur {
             let cap = b.capacity();
             if cap >= n || (have < cap && cap >= n.min(rs)) {
@@ -517,7 +539,7 @@ impl Assembler {
     #[inline(never)]
     fn drained(&mut self, n: usize) {
         self.cur = Held::Empty;
-        self.hint = next_read_size(n, self.read_size);
+        self.set_hint(n);
     }
 
     /// Gives the buffer back now, dropping whatever is buffered (after a fatal error of the
@@ -604,7 +626,7 @@ impl Assembler {
         if tail == 0 {
             // The records ended exactly at the end of what was read: size the next read after
             // them (rule 2), as `consume_record` does.
-            self.hint = next_read_size(keep_from, self.read_size);
+            self.hint = next_read_size(keep_from, self.read_size as usize) as u32;
             if range.len().saturating_mul(ratio.max(1)) < b.capacity() {
                 let mut out = pool.get(range.len())?;
                 let _ = out.extend_from_slice(&b[range]);
@@ -624,7 +646,7 @@ impl Assembler {
             b.advance(keep_from);
             Ok(out)
         } else {
-            let mut rest = pool.get(tail.max(self.hint))?;
+            let mut rest = pool.get(tail.max(self.hint as usize))?;
             let _ = rest.extend_from_slice(&b[keep_from..]);
             let Held::Owned(mut out) = std::mem::replace(&mut self.cur, Held::Owned(rest)) else {
                 unreachable!("matched above")
@@ -633,6 +655,17 @@ impl Assembler {
             out.truncate(range.len());
             Ok(out)
         }
+    }
+}
+
+/// `n` within 64..=u32::MAX.
+const fn clamp_read_size(n: usize) -> u32 {
+    if n < 64 {
+        64
+    } else if n > u32::MAX as usize {
+        u32::MAX
+    } else {
+        n as u32
     }
 }
 
