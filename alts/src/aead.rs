@@ -58,6 +58,21 @@ impl InSlab for Aes128Gcm {
     }
 }
 
+static KEYS_16: Slab = Slab::new();
+static KEYS_44: Slab = Slab::new();
+
+impl InSlab for Zeroizing<[u8; 16]> {
+    fn slab() -> &'static Slab {
+        &KEYS_16
+    }
+}
+
+impl InSlab for Zeroizing<[u8; 44]> {
+    fn slab() -> &'static Slab {
+        &KEYS_44
+    }
+}
+
 #[cfg(feature = "ring")]
 static RING_SCHEDULES: Slab = Slab::new();
 
@@ -228,19 +243,20 @@ pub struct RecordAead {
     kind: Kind,
 }
 
-/// Key bytes live in a heap block of their own, written once and never moved: moving a
-/// `RecordAead` (into a `Crypter`, a `Conn`, a `Box`) copies only the pointer, so no stale
-/// copy of a key is left in a moved-from place or in a struct's padding. Each block is
-/// zeroized when dropped.
+/// Key bytes live in a slot of their own (a slab of 16- or 44-byte keys: no allocator header,
+/// see `slab.rs`), written once and never moved: moving a `RecordAead` (into a `Crypter`, a
+/// `Conn`, a `Box`) copies only the pointer, so no stale copy of a key is left in a moved-from
+/// place or in a struct's padding. Each slot is zeroized when dropped (by `Zeroizing`, and
+/// again by the slab).
 enum Kind {
     Plain {
-        key: Box<Zeroizing<[u8; 16]>>,
+        key: SlabBox<Zeroizing<[u8; 16]>>,
         /// The expanded key schedule; `None` after [`RecordAead::release_schedule`].
         cipher: Option<Cipher>,
     },
     Rekey {
         /// The 32-byte KDF key, then the 12-byte nonce mask.
-        secret: Box<Zeroizing<[u8; 44]>>,
+        secret: SlabBox<Zeroizing<[u8; 44]>>,
         /// The key derived for `nonce[2..8]`, and for which bytes.
         cached: Option<([u8; 6], Cipher)>,
     },
@@ -266,7 +282,7 @@ impl RecordAead {
         }
         let kind = match protocol {
             Protocol::Aes128Gcm => {
-                let mut k = Box::new(Zeroizing::new([0u8; 16]));
+                let mut k = SlabBox::new(Zeroizing::new([0u8; 16]));
                 k.copy_from_slice(key);
                 Kind::Plain {
                     cipher: Some(Cipher::new(backend, &k)),
@@ -274,7 +290,7 @@ impl RecordAead {
                 }
             }
             Protocol::Aes128GcmRekey => {
-                let mut secret = Box::new(Zeroizing::new([0u8; 44]));
+                let mut secret = SlabBox::new(Zeroizing::new([0u8; 44]));
                 secret.copy_from_slice(key);
                 Kind::Rekey {
                     secret,
