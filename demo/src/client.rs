@@ -181,8 +181,9 @@ pub fn run_client(
         let logic = ClientLogic::new(counters, payload);
         Ok((io, Box::new(logic) as _))
     });
+    let per = opts.conns.div_ceil(opts.threads.max(1));
     let workers = (0..opts.threads.max(1))
-        .map(|i| Worker::spawn(format!("client-{i}"), factory.clone(), counters))
+        .map(|i| Worker::spawn(format!("client-{i}"), factory.clone(), counters, per))
         .collect::<io::Result<Vec<_>>>()?;
     for i in 0..opts.conns {
         if opts.die_at == Some(DieAt::Opening) && i == opts.conns / 2 {

@@ -680,8 +680,9 @@ impl Server {
             )?));
         }
         let factory = factory(opts, counters);
+        let per = opts.conns.div_ceil(opts.threads.max(1));
         let workers = (0..opts.threads.max(1))
-            .map(|i| Worker::spawn(format!("server-{i}"), factory.clone(), counters))
+            .map(|i| Worker::spawn(format!("server-{i}"), factory.clone(), counters, per))
             .collect::<io::Result<Vec<_>>>()?;
         Ok(Server::Pollers(workers))
     }

@@ -185,17 +185,21 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
+    /// A poller thread whose connection table is sized for `expected` connections up front
+    /// (as a server sizes it for its connection limit): grown by doubling instead, the smaller
+    /// tables it outgrew would stay resident in the heap.
     pub(crate) fn spawn(
         name: String,
         factory: std::sync::Arc<Factory>,
         counters: &'static Counters,
+        expected: usize,
     ) -> io::Result<Worker> {
         let poller = Poller::new()?;
         let waker = poller.waker();
         let (tx, rx) = channel();
         let handle = std::thread::Builder::new()
             .name(name)
-            .spawn(move || run(poller, rx, &*factory, counters))?;
+            .spawn(move || run(poller, rx, &*factory, counters, expected))?;
         Ok(Worker {
             tx,
             waker,
@@ -258,10 +262,16 @@ pub(crate) fn report(counters: &Counters, e: &io::Error) {
     }
 }
 
-fn run(poller: Poller, rx: Receiver<Cmd>, factory: &Factory, counters: &'static Counters) {
+fn run(
+    poller: Poller,
+    rx: Receiver<Cmd>,
+    factory: &Factory,
+    counters: &'static Counters,
+    expected: usize,
+) {
     let mut tick = 0u64;
     let mut next_sweep = Instant::now() + SWEEP;
-    let mut slab: Vec<Option<Session>> = Vec::new();
+    let mut slab: Vec<Option<Session>> = Vec::with_capacity(expected);
     let mut free: Vec<usize> = Vec::new();
     let mut events = Events::with_capacity(1024);
     let close = |slab: &mut Vec<Option<Session>>, free: &mut Vec<usize>, t: usize| {

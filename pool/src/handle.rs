@@ -4,6 +4,7 @@
 use crate::Pool;
 use alloc::sync::Arc;
 use core::ops::Deref;
+use core::ptr::NonNull;
 
 /// An owned handle to a [`Pool`]: a `&'static Pool` (the [`global`](crate::global) pool or a
 /// `static` one) or a shared owned pool (`Arc<Pool>`).
@@ -33,15 +34,26 @@ use core::ops::Deref;
 /// assert!(!s.is_global());
 /// # let _ = global();
 /// ```
-#[derive(Clone)]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
-pub struct PoolHandle(Repr);
-
-#[derive(Clone)]
-enum Repr {
-    Static(&'static Pool),
-    Shared(Arc<Pool>),
+pub struct PoolHandle {
+    /// The pool, in 8 bytes (one per layer of every connection). The low bit (free: `Pool`
+    /// is aligned to at least 2) says whether the handle owns one strong count of an
+    /// `Arc<Pool>` (a pointer from `Arc::into_raw`); clear, it is a `&'static Pool`.
+    tagged: NonNull<Pool>,
 }
+
+/// The tag bit of [`PoolHandle::tagged`].
+const SHARED: usize = 1;
+const _: () = assert!(
+    core::mem::align_of::<Pool>() >= 2,
+    "the tag bit must be free"
+);
+
+// SAFETY: a handle is a `&'static Pool` or an `Arc<Pool>`, both `Send` and `Sync` because
+// `Pool` is `Sync` (its state is behind atomics and locks).
+unsafe impl Send for PoolHandle {}
+// SAFETY: as above; `&PoolHandle` only gives `&Pool`.
+unsafe impl Sync for PoolHandle {}
 
 impl PoolHandle {
     /// A handle to a `'static` pool (no reference counting at all).
@@ -52,7 +64,19 @@ impl PoolHandle {
     /// ```
     #[inline]
     pub const fn from_static(pool: &'static Pool) -> PoolHandle {
-        PoolHandle(Repr::Static(pool))
+        // SAFETY: a reference is never null; its low bit is clear (alignment, checked above).
+        let tagged = unsafe { NonNull::new_unchecked(pool as *const Pool as *mut Pool) };
+        PoolHandle { tagged }
+    }
+
+    #[inline(always)]
+    fn is_shared(&self) -> bool {
+        self.tagged.as_ptr().addr() & SHARED != 0
+    }
+
+    #[inline(always)]
+    fn untagged(&self) -> *const Pool {
+        self.tagged.as_ptr().map_addr(|a| a & !SHARED)
     }
 
     /// The pool.
@@ -63,10 +87,9 @@ impl PoolHandle {
     /// ```
     #[inline(always)]
     pub fn pool(&self) -> &Pool {
-        match &self.0 {
-            Repr::Static(p) => p,
-            Repr::Shared(p) => p,
-        }
+        // SAFETY: untagged, the pointer is a `&'static Pool` or comes from `Arc::into_raw`
+        // with a strong count this handle owns until it is dropped: valid for `&self`'s life.
+        unsafe { &*self.untagged() }
     }
 
     /// Whether this is the process-wide [`global`](crate::global) pool.
@@ -111,7 +134,35 @@ impl From<&'static Pool> for PoolHandle {
 impl From<Arc<Pool>> for PoolHandle {
     #[inline]
     fn from(pool: Arc<Pool>) -> Self {
-        PoolHandle(Repr::Shared(pool))
+        let raw = Arc::into_raw(pool).cast_mut().map_addr(|a| a | SHARED);
+        // SAFETY: `Arc::into_raw` is never null, nor is it with a bit set.
+        let tagged = unsafe { NonNull::new_unchecked(raw) };
+        PoolHandle { tagged }
+    }
+}
+
+impl Clone for PoolHandle {
+    #[inline]
+    fn clone(&self) -> Self {
+        if self.is_shared() {
+            // SAFETY: the untagged pointer came from `Arc::into_raw` and this handle holds a
+            // strong count, so the `Arc` is alive; the new handle owns the count added here.
+            unsafe { Arc::increment_strong_count(self.untagged()) };
+        }
+        PoolHandle {
+            tagged: self.tagged,
+        }
+    }
+}
+
+impl Drop for PoolHandle {
+    #[inline]
+    fn drop(&mut self) {
+        if self.is_shared() {
+            // SAFETY: this handle owns one strong count of the `Arc` the untagged pointer came
+            // from (`Arc::into_raw`); it gives it back exactly once.
+            drop(unsafe { Arc::from_raw(self.untagged()) });
+        }
     }
 }
 
@@ -119,7 +170,7 @@ impl From<Pool> for PoolHandle {
     /// Moves an owned pool behind an `Arc` shared by the handle's clones.
     #[inline]
     fn from(pool: Pool) -> Self {
-        PoolHandle(Repr::Shared(Arc::new(pool)))
+        PoolHandle::from(Arc::new(pool))
     }
 }
 
@@ -134,13 +185,62 @@ impl Default for PoolHandle {
 
 impl core::fmt::Debug for PoolHandle {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let kind = match &self.0 {
-            Repr::Static(_) => "static",
-            Repr::Shared(_) => "shared",
-        };
+        let kind = if self.is_shared() { "shared" } else { "static" };
         f.debug_struct("PoolHandle")
             .field("kind", &kind)
             .field("pool", self.pool())
             .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use alloc::format;
+
+    #[test]
+    fn a_handle_is_one_pointer() {
+        assert_eq!(
+            core::mem::size_of::<PoolHandle>(),
+            8.min(core::mem::size_of::<usize>())
+        );
+        assert_eq!(
+            core::mem::size_of::<Option<PoolHandle>>(),
+            core::mem::size_of::<PoolHandle>()
+        );
+    }
+
+    #[test]
+    fn shared_handles_own_one_count_each() {
+        let arc = Arc::new(Pool::new());
+        let h = PoolHandle::from(arc.clone());
+        assert_eq!(Arc::strong_count(&arc), 2);
+        let h2 = h.clone();
+        let h3 = h2.clone();
+        assert_eq!(Arc::strong_count(&arc), 4);
+        assert!(core::ptr::eq(h3.pool(), &*arc));
+        drop(h);
+        drop(h3);
+        assert_eq!(Arc::strong_count(&arc), 2);
+        let b = h2.get(10).unwrap();
+        drop(h2);
+        assert_eq!(Arc::strong_count(&arc), 1);
+        drop(b);
+        assert_eq!(arc.stats().in_use(), 0);
+        assert!(!format!("{:?}", PoolHandle::from(arc)).contains("static"));
+    }
+
+    #[test]
+    fn static_handles_count_nothing() {
+        static P: Pool = Pool::new_static(crate::Config::DEFAULT);
+        let h = PoolHandle::from(&P);
+        let h2 = h.clone();
+        assert!(core::ptr::eq(h2.pool(), &P) && core::ptr::eq(h.pool(), &P));
+        assert!(format!("{h:?}").contains("static"));
+        // A shared handle to the last count frees the pool (Miri/LSan would see a leak).
+        let owned = PoolHandle::from(Pool::new());
+        let c = owned.clone();
+        drop(owned);
+        drop(c.get(1).unwrap());
     }
 }
