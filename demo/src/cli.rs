@@ -46,6 +46,10 @@ usage: stack [OPTIONS]
                      poller threads
   --keep-keys        slackwater connections keep their AEAD key schedules while idle
                      (slackwater over ALTS only)
+  --open-rate N      the client opens N connections per second (default: as fast as it
+                     can); e.g. 2000 opens 10,000 over 5 s, slower than the server's 250 ms
+                     quiet sweep, so connections go quiet while others are still opening.
+                     At least conns / 100 (opening must fit the 120 s handshake wait)
   --chart FILE.svg   run each stack once at several connection counts (--points) and draw
                      the server's RSS per connection, idle and after the burst (log scale)
   --points LIST      connection counts for --chart (default 1000,5000,10000,19000)
@@ -113,6 +117,8 @@ pub struct Args {
     pub addr: Option<std::net::SocketAddr>,
     /// Test hook (hidden flag `--client-die-at`): the client kills itself there.
     pub die_at: Option<DieAt>,
+    /// Connections the client opens per second (`None`: as fast as it can).
+    pub open_rate: Option<usize>,
 }
 
 impl Default for Args {
@@ -133,6 +139,7 @@ impl Default for Args {
             points: None,
             addr: None,
             die_at: None,
+            open_rate: None,
         }
     }
 }
@@ -205,6 +212,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
             Long("json") => a.json = true,
             Long("runs") => a.runs = number("--runs", p.value().map_err(err)?)?,
             Long("keep-keys") => a.keep_keys = true,
+            Long("open-rate") => {
+                a.open_rate = Some(number("--open-rate", p.value().map_err(err)?)?);
+            }
             Long("mode") => a.modes = modes(&text("--mode", p.value().map_err(err)?)?)?,
             Long("runtime") => {
                 let v = text("--runtime", p.value().map_err(err)?)?;
@@ -297,6 +307,16 @@ pub fn check(a: &Args) -> Result<(), String> {
     if a.payload == 0 {
         return Err("--payload 0: the burst echoes at least one DATA byte per connection".into());
     }
+    if let Some(r) = a.open_rate
+        && (r == 0 || a.conns.div_ceil(r) > 100)
+    {
+        return Err(format!(
+            "--open-rate {r}: opening {} connections must take at most 100 s (the client \
+             waits 120 s for the handshakes): at least {} per second",
+            a.conns,
+            a.conns.div_ceil(100).max(1)
+        ));
+    }
     let counts = match (&a.chart, &a.points) {
         (None, Some(_)) => return Err("--points only applies with --chart".into()),
         (Some(_), Some(p)) => p.clone(),
@@ -361,6 +381,9 @@ fn common(a: &Args, conns: usize) -> Vec<String> {
     }
     if let Some(d) = a.die_at {
         v.push(format!("--client-die-at={}", d.name()));
+    }
+    if let Some(r) = a.open_rate {
+        v.push(format!("--open-rate={r}"));
     }
     v
 }
@@ -596,6 +619,7 @@ fn client_role(a: &Args) -> io::Result<()> {
         // The server passes its own transport (plain TCP for the h2 stack).
         transport: a.transport,
         die_at: a.die_at,
+        open_rate: a.open_rate,
     };
     run_client(&opts, BufReader::new(io::stdin()), &mut io::stdout())
 }
@@ -695,10 +719,13 @@ mod tests {
             (&["--conns", "100000000"], "--conns"),
             (&["--points", "10"], "--points"),
             (&["--mode", "baseline", "--keep-keys"], "--keep-keys"),
+            (&["--open-rate", "0"], "--open-rate"),
+            (&["--open-rate", "99", "--conns", "10000"], "--open-rate"),
         ] {
             let e = check(&run(args).unwrap()).unwrap_err();
             assert!(e.contains(flag), "{args:?}: {e}");
         }
         check(&run(&["--conns", "10"]).unwrap()).unwrap();
+        check(&run(&["--conns", "10000", "--open-rate", "100"]).unwrap()).unwrap();
     }
 }

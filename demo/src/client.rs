@@ -75,6 +75,8 @@ pub struct ClientOptions {
     pub transport: Transport,
     /// Test hook: kill this process at that point (only for a client in a process of its own).
     pub die_at: Option<DieAt>,
+    /// Connections opened per second (`None`: as fast as possible).
+    pub open_rate: Option<usize>,
 }
 
 /// How long the burst of `total` DATA bytes (all connections together) may take: 60 s plus
@@ -158,7 +160,8 @@ fn percentile(sorted: &[u32], p: f64) -> u32 {
 /// use slackwater_demo::{ClientOptions, run_client};
 /// let opts = ClientOptions { addr: "127.0.0.1:4000".parse().unwrap(), conns: 10,
 ///                            payload: 1024, threads: 1, recv_buffer: None,
-///                            transport: slackwater_demo::Transport::Alts, die_at: None };
+///                            transport: slackwater_demo::Transport::Alts, die_at: None,
+///                            open_rate: None };
 /// run_client(&opts, std::io::BufReader::new(std::io::stdin()), &mut std::io::stdout()).unwrap();
 /// ```
 pub fn run_client(
@@ -185,7 +188,13 @@ pub fn run_client(
     let workers = (0..opts.threads.max(1))
         .map(|i| Worker::spawn(format!("client-{i}"), factory.clone(), counters, per))
         .collect::<io::Result<Vec<_>>>()?;
+    let opening = Instant::now();
     for i in 0..opts.conns {
+        if let Some(rate) = opts.open_rate.filter(|&r| r > 0) {
+            // Connection i opens at i / rate seconds.
+            let at = opening + Duration::from_secs_f64(i as f64 / rate as f64);
+            std::thread::sleep(at.saturating_duration_since(Instant::now()));
+        }
         if opts.die_at == Some(DieAt::Opening) && i == opts.conns / 2 {
             die(DieAt::Opening);
         }

@@ -366,6 +366,7 @@ impl Link {
             recv_buffer: opts.client_recv_buffer,
             transport: opts.mode.transport(opts.transport),
             die_at: None,
+            open_rate: None,
         };
         let b2 = b.try_clone()?;
         let thread = std::thread::Builder::new()
