@@ -3,7 +3,7 @@
 //! every server faces the same client.
 
 use crate::wire::ClientLogic;
-use crate::worker::{Cmd, Counters, Factory, Io, Worker};
+use crate::worker::{Cmd, Conn, Counters, Factory, Pair, Worker};
 use crate::{LIVENESS, Transport, line_reader, sw::SwIo, sys, wait_for};
 use slackwater_alts::Side;
 use slackwater_ready::global;
@@ -176,13 +176,19 @@ pub fn run_client(
     let payload = opts.payload as u64;
     let alts = opts.transport == Transport::Alts;
     let factory: Arc<Factory> = Arc::new(move |sock: TcpStream| {
-        let io: Box<dyn Io> = if alts {
-            Box::new(SwIo::new(sock, Side::Client, global(), true)?)
-        } else {
-            Box::new(SwIo::plain(sock, Side::Client, global())?)
-        };
         let logic = ClientLogic::new(counters, payload);
-        Ok((io, Box::new(logic) as _))
+        let conn: Box<dyn Conn> = if alts {
+            Box::new(Pair {
+                io: SwIo::new(sock, Side::Client, global(), true)?,
+                logic,
+            })
+        } else {
+            Box::new(Pair {
+                io: SwIo::plain(sock, Side::Client, global())?,
+                logic,
+            })
+        };
+        Ok(conn)
     });
     let per = opts.conns.div_ceil(opts.threads.max(1));
     let workers = (0..opts.threads.max(1))

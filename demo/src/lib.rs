@@ -645,14 +645,23 @@ fn factory(opts: &Options, counters: &'static Counters) -> Arc<Factory> {
     let (mode, pool, keys) = (opts.mode, opts.pool, opts.release_keys);
     let alts = opts.mode.transport(opts.transport) == Transport::Alts;
     Arc::new(move |sock: TcpStream| {
-        let logic = Box::new(wire::ServerLogic::new(counters));
-        let io: Box<dyn worker::Io> = match (mode, alts) {
-            (Mode::Slackwater, true) => Box::new(sw::SwIo::new(sock, Side::Server, pool, keys)?),
-            (Mode::Slackwater, false) => Box::new(sw::SwIo::plain(sock, Side::Server, pool)?),
-            (Mode::Baseline, _) => Box::new(base::BaseIo::new(sock, Side::Server, alts)?),
+        let logic = wire::ServerLogic::new(counters);
+        let conn: Box<dyn worker::Conn> = match (mode, alts) {
+            (Mode::Slackwater, true) => Box::new(worker::Pair {
+                io: sw::SwIo::new(sock, Side::Server, pool, keys)?,
+                logic,
+            }),
+            (Mode::Slackwater, false) => Box::new(worker::Pair {
+                io: sw::SwIo::plain(sock, Side::Server, pool)?,
+                logic,
+            }),
+            (Mode::Baseline, _) => Box::new(worker::Pair {
+                io: base::BaseIo::new(sock, Side::Server, alts)?,
+                logic,
+            }),
             (Mode::H2, _) => return Err(io::Error::other("the h2 stack has no poller")),
         };
-        Ok((io, logic as Box<dyn wire::Logic>))
+        Ok(conn)
     })
 }
 

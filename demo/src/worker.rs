@@ -44,6 +44,29 @@ pub(crate) trait Io {
     }
 }
 
+/// A connection's transport and the logic on top of it, in one allocation.
+pub(crate) struct Pair<I, L> {
+    pub(crate) io: I,
+    pub(crate) logic: L,
+}
+
+/// A [`Pair`] of any transport and logic.
+pub(crate) trait Conn {
+    /// The transport and the logic, both mutable.
+    fn parts(&mut self) -> (&mut dyn Io, &mut dyn Logic);
+    /// The transport.
+    fn io(&self) -> &dyn Io;
+}
+
+impl<I: Io, L: Logic> Conn for Pair<I, L> {
+    fn parts(&mut self) -> (&mut dyn Io, &mut dyn Logic) {
+        (&mut self.io, &mut self.logic)
+    }
+    fn io(&self) -> &dyn Io {
+        &self.io
+    }
+}
+
 /// How often a worker looks for connections that went quiet; one that saw no event for a
 /// whole period is quiesced ([`Io::quiesce`]) at the next sweep.
 pub(crate) const SWEEP: Duration = Duration::from_millis(250);
@@ -120,10 +143,10 @@ impl Counters {
     }
 }
 
-/// One connection: a transport, the logic on top, and the interest it is registered with.
+/// One connection: a transport and the logic on top (one box), and the interest it is
+/// registered with.
 struct Session {
-    io: Box<dyn Io>,
-    logic: Box<dyn Logic>,
+    conn: Box<dyn Conn>,
     interest: Interest,
     /// The sweep tick of the last event.
     active: u64,
@@ -135,19 +158,20 @@ impl Session {
     /// Reads what is there, lets the logic produce, writes what the socket takes.
     /// `Ok(false)` once the connection is over.
     fn drive(&mut self, counters: &Counters) -> io::Result<bool> {
-        let status = self.io.read_frames(&mut *self.logic)?;
+        let (io, logic) = self.conn.parts();
+        let status = io.read_frames(logic)?;
         if status == ReadStatus::Eof {
             return Ok(false);
         }
-        self.logic.produce(self.io.sink())?;
-        self.io.flush()?;
-        let unsent = self.io.unsent();
+        logic.produce(io.sink())?;
+        io.flush()?;
+        let unsent = io.unsent();
         let mut want = if status == ReadStatus::Paused {
             Interest::WRITABLE
         } else {
             Interest::READABLE
         };
-        if unsent > 0 || self.logic.has_more() {
+        if unsent > 0 || logic.has_more() {
             want = want.with(Interest::WRITABLE);
             if !self.interest.is_writable() {
                 counters.write_waits.fetch_add(1, Relaxed);
@@ -174,8 +198,7 @@ pub(crate) enum Cmd {
 }
 
 /// Makes a connection's transport and logic.
-pub(crate) type Factory =
-    dyn Fn(TcpStream) -> io::Result<(Box<dyn Io>, Box<dyn Logic>)> + Send + Sync;
+pub(crate) type Factory = dyn Fn(TcpStream) -> io::Result<Box<dyn Conn>> + Send + Sync;
 
 /// A running poller thread.
 pub(crate) struct Worker {
@@ -276,14 +299,14 @@ fn run(
     let mut events = Events::with_capacity(1024);
     let close = |slab: &mut Vec<Option<Session>>, free: &mut Vec<usize>, t: usize| {
         if let Some(s) = slab[t].take() {
-            let _ = poller.deregister(s.io.fd());
+            let _ = poller.deregister(s.conn.io().fd());
             counters.closed.fetch_add(1, Relaxed);
             free.push(t);
         }
     };
     let update = |s: &mut Session, t: usize, before: Interest| -> io::Result<()> {
         if s.interest != before {
-            poller.reregister(s.io.fd(), t as u64, s.interest)?;
+            poller.reregister(s.conn.io().fd(), t as u64, s.interest)?;
         }
         Ok(())
     };
@@ -321,16 +344,16 @@ fn run(
                         slab.push(None);
                         slab.len() - 1
                     });
-                    let r = factory(sock).and_then(|(io, logic)| {
+                    let r = factory(sock).and_then(|conn| {
                         let mut s = Session {
-                            io,
-                            logic,
+                            conn,
                             interest: Interest::READABLE,
                             active: tick,
                             quiet: false,
                         };
-                        s.logic.start(s.io.sink())?;
-                        poller.register_with(s.io.fd(), t as u64, s.interest)?;
+                        let (io, logic) = s.conn.parts();
+                        logic.start(io.sink())?;
+                        poller.register_with(s.conn.io().fd(), t as u64, s.interest)?;
                         let before = s.interest;
                         s.drive(counters)?;
                         update(&mut s, t, before)?;
@@ -349,9 +372,9 @@ fn run(
                         let Some(s) = slab[t].as_mut() else { continue };
                         let before = s.interest;
                         (s.active, s.quiet) = (tick, false);
-                        let r = s
-                            .logic
-                            .burst(s.io.sink())
+                        let (io, logic) = s.conn.parts();
+                        let r = logic
+                            .burst(io.sink())
                             .and_then(|()| s.drive(counters))
                             .and_then(|open| update(s, t, before).map(|()| open));
                         match r {
@@ -367,7 +390,7 @@ fn run(
                 Cmd::Census(tx) => {
                     let mut c = Census::default();
                     for s in slab.iter().flatten() {
-                        s.io.census(&mut c);
+                        s.conn.io().census(&mut c);
                     }
                     let _ = tx.send(c);
                 }
@@ -381,8 +404,8 @@ fn run(
             tick += 1;
             next_sweep = Instant::now() + SWEEP;
             for s in slab.iter_mut().flatten() {
-                if !s.quiet && s.active + 2 <= tick && s.io.unsent() == 0 {
-                    s.io.quiesce();
+                if !s.quiet && s.active + 2 <= tick && s.conn.io().unsent() == 0 {
+                    s.conn.parts().0.quiesce();
                     s.quiet = true;
                 }
             }
