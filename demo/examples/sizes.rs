@@ -1,7 +1,8 @@
 //! `cargo run --example sizes`: the inline size of each per-connection type of the full stack
-//! (the table in the README comes from this command). Heap state comes on top: the ALTS key
-//! material (two 44-byte blocks, never moved so they can be scrubbed) and, while not
-//! released, the AEAD key schedules; buffers only while bytes wait.
+//! (the table in the README comes from this command). Outside it come the ALTS key bytes (two
+//! 44-byte rekey secrets in 48-byte slab slots, never moved so they can be scrubbed) and,
+//! while not released, the AEAD key schedules (two 848-byte slab slots); buffers only while
+//! bytes wait.
 
 use slackwater_alts::{AltsError, Conn, Crypter, RecordAead};
 use slackwater_h2frame::{Frame, FrameReader, FrameWriter};
@@ -24,7 +25,10 @@ fn main() {
         ("    Crypter", size_of::<Crypter>()),
         ("      RecordAead (one direction)", size_of::<RecordAead>()),
         ("    Assembler (one per layer)", size_of::<Assembler>()),
-        ("    Option<AltsError>", size_of::<Option<AltsError>>()),
+        (
+            "    Option<Box<AltsError>> (each fatal-error slot of a Conn)",
+            size_of::<Option<Box<AltsError>>>(),
+        ),
         ("  h2frame::Config", size_of::<slackwater_h2frame::Config>()),
         ("Buf / Option<Buf>", size_of::<Option<Buf>>()),
         ("PoolHandle", size_of::<PoolHandle>()),
