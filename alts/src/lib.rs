@@ -40,8 +40,10 @@
 //!   direction permanently unusable ([`AltsError::CounterExhausted`]). A failed open does not
 //!   advance the counter.
 //! * All key material is zeroized on drop: our copies of keys, KDF keys and masks through
-//!   `zeroize`, the `aes-gcm` key schedule and GHASH key through its `zeroize` feature.
-//!   `ring` keeps its own key schedule, which it does not zeroize.
+//!   `zeroize`, the `aes-gcm` key schedule and GHASH key through its `zeroize` feature. Key
+//!   bytes and schedules live in slots of this crate's own slab ([`key_schedules`]), which
+//!   zeroizes each slot again when it takes it back (so `ring`'s inline key schedule, which
+//!   `ring` does not scrub, is scrubbed there).
 #![deny(missing_docs)]
 #![deny(unsafe_code)] // one exception: the key-schedule slab (`slab.rs`)
 #![cfg_attr(docsrs, feature(doc_cfg))]
