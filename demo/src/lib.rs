@@ -30,6 +30,7 @@ pub mod cli;
 mod client;
 mod h2s;
 pub mod report;
+pub mod sizes;
 mod sw;
 mod swtokio;
 pub mod sys;
