@@ -32,7 +32,9 @@ pub(crate) trait InSlab: Sized {
     fn slab() -> &'static Slab;
 }
 
-/// Fixed-size slots for values of one type (see the module docs).
+/// Fixed-size slots for values of one type (see the module docs). Slabs are `static`s (one
+/// per type, named by [`InSlab::slab`]), never dropped: their chunks live as long as the
+/// process, less the pages and chunks given back as they empty.
 pub(crate) struct Slab {
     inner: Mutex<Inner>,
 }
@@ -184,16 +186,6 @@ impl Slab {
     }
 }
 
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // Only test slabs are ever dropped (the real ones are statics); their values are gone.
-        for c in self.chunks.drain(..) {
-            // SAFETY: allocated with this layout; no slot of a dropped slab is in use.
-            unsafe { alloc::dealloc(c.base.as_ptr(), chunk_layout(self.page)) };
-        }
-    }
-}
-
 impl Chunk {
     fn new(slot: usize, page: usize) -> Chunk {
         let layout = chunk_layout(page);
@@ -233,14 +225,19 @@ fn page_size() -> usize {
     #[cfg(not(miri))]
     {
         // SAFETY: sysconf has no memory-safety preconditions.
-        let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        match usize::try_from(p) {
-            Ok(p) if p.is_power_of_two() && p >= 4096 => p,
-            _ => 4096,
-        }
+        usable_page_size(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
     }
     #[cfg(miri)]
     4096
+}
+
+/// What `sysconf(_SC_PAGESIZE)` said, if it is a power of two of at least 4 KiB; else 4 KiB
+/// (a failed call says -1).
+fn usable_page_size(p: libc::c_long) -> usize {
+    match usize::try_from(p) {
+        Ok(p) if p.is_power_of_two() && p >= 4096 => p,
+        _ => 4096,
+    }
 }
 
 /// Hands one page back to the OS; its contents read as zeros afterwards on Linux.
@@ -439,6 +436,39 @@ mod tests {
         assert_eq!(v[0].0, 0);
         drop(v);
         assert_eq!(SMALL.stats().pages_live, 0);
+    }
+
+    #[test]
+    fn odd_page_sizes_fall_back_to_4_kib() {
+        for (said, used) in [(-1, 4096), (0, 4096), (2048, 4096), (12288, 4096)] {
+            assert_eq!(usable_page_size(said), used, "{said}");
+        }
+        for p in [4096, 16384, 65536] {
+            assert_eq!(usable_page_size(p), p as usize);
+        }
+    }
+
+    #[test]
+    fn a_slot_counts_only_for_the_pages_it_overlaps() {
+        // 848-byte slots on 4 KiB pages: slot 4 spans pages 0 and 1, slot 5 page 1 only.
+        assert_eq!(pages_of(0, 848, 4096), 0..=0);
+        assert_eq!(pages_of(4, 848, 4096), 0..=1);
+        assert_eq!(pages_of(5, 848, 4096), 1..=1);
+        assert_eq!(pages_of(76, 848, 4096), 15..=15);
+        let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        // Free every slot of the first page while the second stays live: only one page is.
+        let per_page = 4096 / 16;
+        let mut v: Vec<SlabBox<Small>> = (0..2 * per_page as u64)
+            .map(|i| SlabBox::new(Small(i)))
+            .collect();
+        assert_eq!(SMALL.stats().pages_live, 2);
+        v.drain(..per_page);
+        assert_eq!(SMALL.stats().pages_live, 1);
+        assert!(
+            v.iter()
+                .enumerate()
+                .all(|(i, b)| b.0 == (per_page + i) as u64)
+        );
     }
 
     /// A page with no live slot is no longer resident (`mincore`), one with a live slot is.

@@ -663,7 +663,9 @@ impl<R: ReadyRead> FrameReader<R> {
         let len = h.length as usize;
         let r = &self.rules;
         let simple = match h.kind {
-            kind::HEADERS => h.flags & flags::END_HEADERS != 0 && len <= r.cfg.max_header_block as usize,
+            kind::HEADERS => {
+                h.flags & flags::END_HEADERS != 0 && len <= r.cfg.max_header_block as usize
+            }
             kind::PUSH_PROMISE | kind::CONTINUATION => false,
             kind::PING | kind::SETTINGS => {
                 h.flags & flags::ACK != 0 || r.pending_replies < r.reply_cap
