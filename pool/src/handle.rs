@@ -49,8 +49,14 @@ const _: () = assert!(
     "the tag bit must be free"
 );
 
+// `Pool` is `Send` and `Sync` (checked here), which is what the two impls below rest on.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Pool>()
+};
+
 // SAFETY: a handle is a `&'static Pool` or an `Arc<Pool>`, both `Send` and `Sync` because
-// `Pool` is `Sync` (its state is behind atomics and locks).
+// `Pool` is `Send + Sync` (asserted above).
 unsafe impl Send for PoolHandle {}
 // SAFETY: as above; `&PoolHandle` only gives `&Pool`.
 unsafe impl Sync for PoolHandle {}
