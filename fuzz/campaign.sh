@@ -8,12 +8,16 @@
 #   PARALLEL=2 ...                                         # two targets at a time
 #   MAX_SECONDS=900 ...                                    # stop a target after 15 min
 #   RESUME=1 ...                                           # continue the last campaign
+#   TABLE_ONLY=1 bash fuzz/campaign.sh [targets]           # print the table from the ledgers
 #
 # RESUME=1 keeps each target's corpus from the previous run (adding the seeds) and adds this
 # run to the target's ledger (target/fuzz-campaign/<target>.ledger: one line per run,
 # `executions seconds date`); the table then shows the ledger's totals and how many runs they
 # span, so a campaign longer than one sitting adds up honestly. Without RESUME the ledger
-# starts again.
+# starts again. A run stopped with SIGINT (`pkill -INT -f release/<target>`: libFuzzer prints
+# its final statistics and exits) counts as a run of what it executed, marked `interrupted`
+# in the ledger; any other failure (a crash, a timeout) fails the campaign and is not counted.
+# TABLE_ONLY=1 runs nothing and prints the table from the ledgers and the last logs.
 #
 # SANITIZER: `none` (default: the fastest, for execution counts; ASan/LSan run in the CI smoke
 # and can be chosen here) or `address`. Each target runs single-threaded; logs and the final
@@ -26,12 +30,60 @@ san=${SANITIZER:-none}
 par=${PARALLEL:-1}
 max=${MAX_SECONDS:-0}
 resume=${RESUME:-0}
+table_only=${TABLE_ONLY:-0}
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(alts_raw alts_sealed h2_decode h2_reader pool_ops)
 fi
 out=target/fuzz-campaign
 mkdir -p "$out"
+
+# One table row for target $1 from its ledger and its last log ($2: corpus size before the
+# last run, or "-").
+row() {
+  local t=$1 seeds=$2 corpus="$out/corpus-$1"
+  local cov ft after total tsecs nruns label
+  cov=$(grep -E '(DONE|pulse|NEW|REDUCE|INITED)[[:space:]]+cov:' "$out/$t.log" | tail -n 1 | sed -E 's/.*cov: ([0-9]+).*/\1/')
+  ft=$(grep -E '(DONE|pulse|NEW|REDUCE|INITED)[[:space:]]+cov:' "$out/$t.log" | tail -n 1 | sed -E 's/.*ft: ([0-9]+).*/\1/')
+  after=$(find "$corpus" -type f | wc -l)
+  total=$(awk '{s += $1} END {print s}' "$out/$t.ledger")
+  tsecs=$(awk '{s += $2} END {print s}' "$out/$t.ledger")
+  [ "$tsecs" -gt 0 ] || tsecs=1
+  nruns=$(wc -l <"$out/$t.ledger")
+  label=$(printf "%'d" "$total")
+  [ "$nruns" -eq 1 ] || label="$label ($nruns runs)"
+  printf '| `%s` | %s | %s | %s | %s | %s → %s | %s s | none |\n' \
+    "$t" "$label" "$(printf "%'d" $(( total / tsecs )))" "$cov" "$ft" "$seeds" "$after" "$tsecs" \
+    >"$out/$t.row"
+}
+
+table() {
+  echo
+  echo "fuzz campaign, $(date -u +%Y-%m-%d), $(nproc) cores, sanitizer $san, RUNS=$runs per target:"
+  if [ "$table_only" = 1 ]; then
+    echo "TABLE_ONLY=1 bash fuzz/campaign.sh ${targets[*]}   (totals of the ledgers' runs)"
+  else
+    echo "RUNS=$runs MAX_SECONDS=$max SANITIZER=$san PARALLEL=$par RESUME=$resume bash fuzz/campaign.sh ${targets[*]}"
+  fi
+  echo
+  echo '| target | executions | exec/s | edges (cov) | features (ft) | corpus: seeds → after | time | findings |'
+  echo '|---|---:|---:|---:|---:|---|---:|---|'
+  for t in "${targets[@]}"; do cat "$out/$t.row"; done
+}
+
+if [ "$table_only" = 1 ]; then
+  for t in "${targets[@]}"; do
+    if [ -f "$out/$t.ledger" ]; then
+      row "$t" -
+    elif [ ! -f "$out/$t.row" ]; then
+      # A campaign from before ledgers existed left only its row.
+      echo "no ledger or row for $t in $out" >&2
+      exit 1
+    fi
+  done
+  table
+  exit 0
+fi
 
 python3 fuzz/gen_corpus.py >/dev/null
 cargo +nightly fuzz build --sanitizer "$san" >/dev/null
@@ -48,31 +100,26 @@ one() {
   seeds=$(find "$corpus" -type f | wc -l)
   local start end
   start=$(date +%s)
+  local how=""
   if ! cargo +nightly fuzz run --sanitizer "$san" "$t" "$corpus" -- \
       -runs="$runs" -max_total_time="$max" -print_final_stats=1 -timeout=25 -rss_limit_mb=4096 \
       -artifact_prefix="$out/crash-$t-" >"$out/$t.log" 2>&1; then
-    echo "!!! $t failed: see $out/$t.log and $out/crash-$t-*" >&2
-    tail -n 30 "$out/$t.log" >&2
-    return 1
+    if grep -q 'libFuzzer: run interrupted' "$out/$t.log" \
+        && grep -q '^stat::number_of_executed_units' "$out/$t.log"; then
+      how=" interrupted"
+    else
+      echo "!!! $t failed: see $out/$t.log and $out/crash-$t-*" >&2
+      tail -n 30 "$out/$t.log" >&2
+      return 1
+    fi
   fi
   end=$(date +%s)
-  local execs cov ft after
+  local execs secs
   execs=$(grep -m1 '^stat::number_of_executed_units' "$out/$t.log" | awk '{print $2}')
-  cov=$(grep -E '(DONE|pulse|NEW|REDUCE|INITED)[[:space:]]+cov:' "$out/$t.log" | tail -n 1 | sed -E 's/.*cov: ([0-9]+).*/\1/')
-  ft=$(grep -E '(DONE|pulse|NEW|REDUCE|INITED)[[:space:]]+cov:' "$out/$t.log" | tail -n 1 | sed -E 's/.*ft: ([0-9]+).*/\1/')
-  after=$(find "$corpus" -type f | wc -l)
-  local secs=$(( end - start ))
+  secs=$(( end - start ))
   [ "$secs" -gt 0 ] || secs=1
-  echo "$execs $secs $(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$out/$t.ledger"
-  local total tsecs nruns label
-  total=$(awk '{s += $1} END {print s}' "$out/$t.ledger")
-  tsecs=$(awk '{s += $2} END {print s}' "$out/$t.ledger")
-  nruns=$(wc -l <"$out/$t.ledger")
-  label=$(printf "%'d" "$total")
-  [ "$nruns" -eq 1 ] || label="$label ($nruns runs)"
-  printf '| `%s` | %s | %s | %s | %s | %s → %s | %s s | none |\n' \
-    "$t" "$label" "$(printf "%'d" $(( total / tsecs )))" "$cov" "$ft" "$seeds" "$after" "$tsecs" \
-    >"$out/$t.row"
+  echo "$execs $secs $(date -u +%Y-%m-%dT%H:%M:%SZ)$how" >>"$out/$t.ledger"
+  row "$t" "$seeds"
 }
 
 pids=()
@@ -86,10 +133,4 @@ for t in "${targets[@]}"; do
 done
 for p in "${pids[@]}"; do wait "$p"; done
 
-echo
-echo "fuzz campaign, $(date -u +%Y-%m-%d), $(nproc) cores, sanitizer $san, RUNS=$runs per target:"
-echo "RUNS=$runs MAX_SECONDS=$max SANITIZER=$san PARALLEL=$par RESUME=$resume bash fuzz/campaign.sh ${targets[*]}"
-echo
-echo '| target | executions | exec/s | edges (cov) | features (ft) | corpus: seeds → after | time | findings |'
-echo '|---|---:|---:|---:|---:|---|---:|---|'
-for t in "${targets[@]}"; do cat "$out/$t.row"; done
+table
