@@ -1,0 +1,131 @@
+//! `Buf`'s small operations and the configuration's lookups, asserted exactly (their doc
+//! examples show them too; these make a wrong result fail a plain `cargo test --tests` run,
+//! which is what mutation testing runs).
+
+use slackwater_pool::{Config, Pool, PoolError};
+use std::io::Write;
+
+fn filled(pool: &Pool, bytes: &[u8]) -> slackwater_pool::Buf {
+    let mut b = pool.get(bytes.len()).unwrap();
+    b.extend_from_slice(bytes).unwrap();
+    b
+}
+
+#[test]
+fn truncate_keeps_a_prefix_of_what_is_readable() {
+    let pool = Pool::new();
+    let mut b = filled(&pool, b"abcdef");
+    b.truncate(6);
+    assert_eq!(&b[..], b"abcdef", "n == len: no-op");
+    b.truncate(60);
+    assert_eq!(&b[..], b"abcdef", "n > len: no-op");
+    b.advance(2);
+    b.truncate(3);
+    assert_eq!(&b[..], b"cde", "counted from the first readable byte");
+    b.truncate(0);
+    assert!(b.is_empty());
+    assert_eq!(b.len(), 0);
+}
+
+#[test]
+fn clear_empties_and_frees_the_whole_capacity() {
+    let pool = Pool::new();
+    let mut b = filled(&pool, b"abc");
+    b.advance(1);
+    assert!(!b.is_empty());
+    let cap = b.capacity();
+    b.clear();
+    assert!(b.is_empty());
+    assert_eq!((b.len(), b.spare_capacity()), (0, cap));
+}
+
+#[test]
+fn compact_moves_the_readable_bytes_to_the_front() {
+    let pool = Pool::new();
+    let mut b = pool.get(256).unwrap();
+    b.extend_from_slice(&[7; 250]).unwrap();
+    b.extend_from_slice(b"tail!!").unwrap();
+    b.advance(250);
+    assert_eq!(b.spare_capacity(), 0);
+    b.compact();
+    assert_eq!(&b[..], b"tail!!");
+    assert_eq!(b.spare_capacity(), 250);
+    // Nothing consumed: nothing moves.
+    let mut c = filled(&pool, b"xyz");
+    c.compact();
+    assert_eq!((&c[..], c.spare_capacity()), (&b"xyz"[..], 253));
+}
+
+#[test]
+fn io_write_takes_what_fits() {
+    let pool = Pool::new();
+    let mut b = pool.get(256).unwrap();
+    assert_eq!(b.write(&[1; 200]).unwrap(), 200);
+    assert_eq!(b.write(&[2; 100]).unwrap(), 56);
+    assert_eq!(b.write(&[3; 10]).unwrap(), 0);
+    assert_eq!(b.len(), 256);
+    assert_eq!((b[199], b[200], b[255]), (1, 2, 2));
+}
+
+#[test]
+fn errors_and_buffers_describe_themselves() {
+    let e = PoolError::CapacityOverflow { requested: 123_456 };
+    assert!(e.to_string().contains("123456"), "{e}");
+    let pool = Pool::new();
+    let mut b = pool.get(1).unwrap();
+    let full = b.extend_from_slice(&[0; 300]).unwrap_err();
+    assert!(full.to_string().contains("300"), "{full}");
+    b.extend_from_slice(b"hey").unwrap();
+    let d = format!("{b:?}");
+    assert!(d.contains("len: 3") && d.contains("capacity: 256"), "{d}");
+}
+
+#[test]
+fn capacity_for_is_the_class_that_holds_it() {
+    let c = Config::DEFAULT;
+    for (n, cap) in [
+        (0, 256),
+        (1, 256),
+        (256, 256),
+        (257, 4096),
+        (4096, 4096),
+        (4097, 16384),
+        (32768, 32768),
+        (32769, 1 << 20),
+        (1 << 20, 1 << 20),
+        ((1 << 20) + 1, (1 << 20) + 1),
+    ] {
+        assert_eq!(c.capacity_for(n), cap, "{n}");
+    }
+}
+
+#[test]
+fn a_full_table_of_classes_has_no_class_above_its_largest() {
+    let mut b = Config::builder();
+    for i in 0..slackwater_pool::MAX_CLASSES {
+        b = b.class(64 << i, 1);
+    }
+    let c = b.build().unwrap();
+    let largest = 64 << (slackwater_pool::MAX_CLASSES - 1);
+    assert_eq!(c.capacity_for(largest), largest);
+    assert_eq!(c.capacity_for(largest + 1), largest + 1);
+    let pool = Pool::with_config(c);
+    assert_eq!(pool.get(largest + 1).unwrap().capacity(), largest + 1);
+}
+
+#[test]
+fn zeroing_is_what_was_configured() {
+    assert!(!Config::DEFAULT.is_zeroing());
+    let on = Config::builder()
+        .class(256, 1)
+        .zeroing(true)
+        .build()
+        .unwrap();
+    assert!(on.is_zeroing());
+    let off = Config::builder()
+        .class(256, 1)
+        .zeroing(false)
+        .build()
+        .unwrap();
+    assert!(!off.is_zeroing());
+}
