@@ -129,3 +129,68 @@ fn zeroing_is_what_was_configured() {
         .unwrap();
     assert!(!off.is_zeroing());
 }
+
+#[test]
+fn the_builder_accepts_its_limits_and_refuses_one_past_them() {
+    use slackwater_pool::{ConfigError, MAX_RETAINED};
+    let max = isize::MAX as usize;
+    assert!(Config::builder().class(max, 0).build().is_ok());
+    assert_eq!(
+        Config::builder().class(max + 1, 0).build().unwrap_err(),
+        ConfigError::BadSize { index: 0 }
+    );
+    assert!(Config::builder().class(256, MAX_RETAINED).build().is_ok());
+    assert_eq!(
+        Config::builder()
+            .class(256, MAX_RETAINED + 1)
+            .build()
+            .unwrap_err(),
+        ConfigError::RetentionTooLarge { index: 0 }
+    );
+}
+
+#[test]
+fn an_owned_pool_counts_what_is_out() {
+    let pool = Pool::new();
+    let held: Vec<_> = (0..3).map(|_| pool.get(100).unwrap()).collect();
+    let big = pool.get(2 << 20).unwrap();
+    let st = pool.stats();
+    assert_eq!(st.in_use(), 4);
+    assert_eq!(st.classes()[0].in_use, 3);
+    assert_eq!(st.classes()[0].misses, 3);
+    drop(held);
+    drop(big);
+    let st = pool.stats();
+    assert_eq!(st.in_use(), 0);
+    drop(pool.get(100).unwrap());
+    assert!(pool.stats().classes()[0].hits >= 1);
+}
+
+#[test]
+fn a_fixed_pool_reports_its_idle_bytes() {
+    static FIXED: slackwater_pool::FixedPool<4, 512> = slackwater_pool::FixedPool::new(false);
+    let a = FIXED.get(10).unwrap();
+    let b = FIXED.get(10).unwrap();
+    let c = FIXED.get(10).unwrap();
+    drop((a, b));
+    let st = FIXED.stats();
+    assert_eq!((st.in_use, st.idle), (1, 2));
+    assert_eq!(st.bytes_retained, 2 * 512);
+    drop(c);
+    assert_eq!(FIXED.stats().bytes_retained, 3 * 512);
+}
+
+#[test]
+fn handles_say_which_pool_they_name() {
+    use slackwater_pool::PoolHandle;
+    assert!(PoolHandle::default().is_global());
+    assert!(PoolHandle::from(slackwater_pool::global()).is_global());
+    let owned = PoolHandle::from(Pool::new());
+    assert!(!owned.is_global());
+    // An owned pool of its own: its buffers are counted there, not in the global pool.
+    let b = owned.get(10).unwrap();
+    assert_eq!(owned.stats().in_use(), 1);
+    drop(b);
+    static OTHER: Pool = Pool::new_static(Config::DEFAULT);
+    assert!(!PoolHandle::from(&OTHER).is_global());
+}
