@@ -181,6 +181,23 @@ fn a_fixed_pool_reports_its_idle_bytes() {
 }
 
 #[test]
+fn shared_views_know_their_length_and_whether_they_are_alone() {
+    let pool = Pool::new();
+    let mut v = filled(&pool, b"abcdef").freeze();
+    assert!(!v.is_empty() && v.is_unique());
+    let head = v.split_to(2).unwrap();
+    assert!(!v.is_unique() && !head.is_unique());
+    assert_eq!((&head[..], &v[..]), (&b"ab"[..], &b"cdef"[..]));
+    drop(head);
+    assert!(v.is_unique());
+    let empty = v.slice(4..).unwrap();
+    assert!(empty.is_empty() && !v.is_unique());
+    let d = format!("{v:?}");
+    assert!(d.contains("len: 4"), "{d}");
+    assert!(format!("{pool:?}").contains("Pool"), "{pool:?}");
+}
+
+#[test]
 fn handles_say_which_pool_they_name() {
     use slackwater_pool::PoolHandle;
     assert!(PoolHandle::default().is_global());
@@ -193,4 +210,50 @@ fn handles_say_which_pool_they_name() {
     drop(b);
     static OTHER: Pool = Pool::new_static(Config::DEFAULT);
     assert!(!PoolHandle::from(&OTHER).is_global());
+}
+
+/// The class a request lands in, by the definition: the smallest class size that holds it,
+/// or exactly the request above the largest.
+fn naive_capacity(sizes: &[usize], n: usize) -> usize {
+    sizes.iter().copied().find(|&s| n <= s).unwrap_or(n)
+}
+
+#[test]
+fn every_request_lands_in_the_smallest_class_that_holds_it() {
+    // Powers of two (the table answers alone), sizes strictly inside power-of-two ranges (the
+    // table sends those ranges to a short scan), two classes in one range, a single class,
+    // and a full table.
+    let configs: Vec<Vec<usize>> = vec![
+        Config::DEFAULT.class_sizes().to_vec(),
+        vec![100, 1000, 3000, 5000, 70_000],
+        vec![48, 64, 96, 128, 192, 256, 384, 512],
+        vec![1, 2, 3, 5, 8, 13, 21, 34],
+        vec![1000],
+        vec![4096, 4097, 6000, 1 << 20],
+    ];
+    for sizes in configs {
+        let mut b = Config::builder();
+        for &s in &sizes {
+            b = b.class(s, 1);
+        }
+        let cfg = b.build().unwrap();
+        let pool = Pool::with_config(cfg);
+        assert_eq!(pool.config().class_sizes(), &sizes[..]);
+        let mut probes: Vec<usize> = (0..=64).collect();
+        for &s in &sizes {
+            probes.extend([s - 1, s, s + 1]);
+        }
+        for bit in 0..22 {
+            let p = 1usize << bit;
+            probes.extend([p - 1, p, p + 1]);
+        }
+        for n in probes {
+            let want = naive_capacity(&sizes, n);
+            assert_eq!(cfg.capacity_for(n), want, "{sizes:?}: capacity_for({n})");
+            if n <= 4 << 20 {
+                let got = pool.get(n).unwrap().capacity();
+                assert_eq!(got, want, "{sizes:?}: get({n})");
+            }
+        }
+    }
 }
