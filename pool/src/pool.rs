@@ -1068,3 +1068,47 @@ impl Drop for Pool {
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod lookup_tests {
+    use super::*;
+
+    /// The table is as precise as it can be: entry `b` (requests `2^(b-1) < n <= 2^b`, or
+    /// `n <= 1` for `b = 0`) names a class without a scan exactly when one class (or none,
+    /// above the largest) holds the whole range, and then it is that class. A less precise
+    /// table would still give right answers through the scan, only slower, which no other
+    /// test could see.
+    #[test]
+    fn the_lookup_table_is_exact_where_it_can_be() {
+        let configs: [&[usize]; 5] = [
+            &[256, 4096, 16384, 32768, 1 << 20],
+            &[100, 1000, 3000, 5000, 70_000],
+            &[48, 64, 96, 128, 192, 256, 384, 512],
+            &[1, 2, 3, 5, 8, 13, 21, 34],
+            &[4096, 4097, 6000, 1 << 20],
+        ];
+        for sizes in configs {
+            let mut b = Config::builder();
+            for &s in sizes {
+                b = b.class(s, 1);
+            }
+            let cfg = b.build().expect("valid");
+            let t = lookup_table(&cfg);
+            let class = |n: usize| cfg.class_for(n).unwrap_or(sizes.len());
+            for (bits, &entry) in t.iter().enumerate() {
+                let (lo, hi) = match bits {
+                    0 => (0, 1),
+                    b if b == usize::BITS as usize => ((1usize << (b - 1)) + 1, usize::MAX),
+                    b => ((1usize << (b - 1)) + 1, 1usize << b),
+                };
+                let one_class = class(lo) == class(hi);
+                assert_eq!(entry & AMBIGUOUS == 0, one_class, "{sizes:?} b={bits}");
+                assert_eq!(
+                    (entry & !AMBIGUOUS) as usize,
+                    class(lo),
+                    "{sizes:?} b={bits}"
+                );
+            }
+        }
+    }
+}
