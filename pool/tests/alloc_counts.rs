@@ -102,3 +102,32 @@ fn a_dropped_static_pool_cached_on_another_thread_is_freed_by_that_thread() {
     dropped.send(()).unwrap();
     t.join().unwrap();
 }
+
+/// An owned pool gives back everything it allocated once its handle and its last buffer are
+/// gone, whichever goes last: its idle buffers, its buffers' memory, its own state.
+#[test]
+fn an_owned_pool_frees_all_it_allocated() {
+    let round = |handle_first: bool| {
+        let pool = Pool::new();
+        let mut out: Vec<_> = (0..4).map(|i| pool.get(100 << (i * 4)).unwrap()).collect();
+        drop(out.pop()); // one idle buffer in the pool, one in this thread's cache
+        drop(out.pop());
+        drop(pool.get(2 << 20).unwrap()); // above the largest class: freed at once
+        if handle_first {
+            drop(pool);
+            drop(out);
+        } else {
+            drop(out);
+            drop(pool);
+        }
+    };
+    round(true); // warm up whatever this thread and the process set up once
+    round(false);
+    for handle_first in [true, false] {
+        let (a, f) = (count(&ALLOCS), count(&FREES));
+        round(handle_first);
+        let (allocs, frees) = (count(&ALLOCS) - a, count(&FREES) - f);
+        assert!(allocs > 0);
+        assert_eq!(allocs, frees, "handle dropped first: {handle_first}");
+    }
+}
