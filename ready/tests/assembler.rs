@@ -887,3 +887,16 @@ fn is_ended_reports_the_end_only() {
     ));
     assert!(a.is_ended());
 }
+
+#[test]
+fn consume_drops_bytes_from_the_front() {
+    let pool = slackwater_ready::Pool::new();
+    let mut a = slackwater_ready::Assembler::new(4096);
+    let mut src = slackwater_ready::Buffered::new(&b"abcdefgh"[..]);
+    assert!(a.fill(&mut src, &pool, 8, true).unwrap());
+    assert_eq!(a.buffered(), b"abcdefgh");
+    a.consume(3);
+    assert_eq!((a.buffered(), a.len()), (&b"defgh"[..], 5));
+    a.consume(5);
+    assert!(a.is_empty());
+}
