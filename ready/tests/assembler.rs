@@ -900,3 +900,15 @@ fn consume_drops_bytes_from_the_front() {
     a.consume(5);
     assert!(a.is_empty());
 }
+
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn read_sizes_beyond_u32_are_clamped_not_truncated() {
+    let a = slackwater_ready::Assembler::new((1 << 33) + 5);
+    assert_eq!(a.read_size(), u32::MAX as usize);
+    let mut b = slackwater_ready::Assembler::new(4096);
+    b.set_read_size(usize::MAX);
+    assert_eq!(b.read_size(), u32::MAX as usize);
+    b.set_read_size(65);
+    assert_eq!(b.read_size(), 65);
+}
