@@ -81,25 +81,6 @@ fn errors_and_buffers_describe_themselves() {
 }
 
 #[test]
-fn capacity_for_is_the_class_that_holds_it() {
-    let c = Config::DEFAULT;
-    for (n, cap) in [
-        (0, 256),
-        (1, 256),
-        (256, 256),
-        (257, 4096),
-        (4096, 4096),
-        (4097, 16384),
-        (32768, 32768),
-        (32769, 1 << 20),
-        (1 << 20, 1 << 20),
-        ((1 << 20) + 1, (1 << 20) + 1),
-    ] {
-        assert_eq!(c.capacity_for(n), cap, "{n}");
-    }
-}
-
-#[test]
 fn a_full_table_of_classes_has_no_class_above_its_largest() {
     let mut b = Config::builder();
     for i in 0..slackwater_pool::MAX_CLASSES {
