@@ -8,6 +8,7 @@
 #   PARALLEL=2 ...                                         # two targets at a time
 #   MAX_SECONDS=900 ...                                    # stop a target after 15 min
 #   RESUME=1 ...                                           # continue the last campaign
+#   WORKERS=2 ...                                          # two fuzzer processes per target
 #   TABLE_ONLY=1 bash fuzz/campaign.sh [targets]           # print the table from the ledgers
 #
 # RESUME=1 keeps each target's corpus from the previous run (adding the seeds) and adds this
@@ -17,6 +18,12 @@
 # starts again. A run stopped with SIGINT (`pkill -INT -f release/<target>`: libFuzzer prints
 # its final statistics and exits) counts as a run of what it executed, marked `interrupted`
 # in the ledger; any other failure (a crash, a timeout) fails the campaign and is not counted.
+# WORKERS=N runs N libFuzzer processes on the target's one corpus directory (each picks up
+# the others' new inputs, as libFuzzer's -jobs does), each for RUNS/N executions, each adding
+# its own ledger line; the ledger's seconds are then process-seconds, so exec/s stays a
+# per-process rate. A run that a session's end killed outright leaves no ledger line; its log's
+# last status line (`#N ... exec/s: R`) is what it executed, and can be added by hand with the
+# mark `killed` (the README says which runs those are).
 # TABLE_ONLY=1 runs nothing and prints the table from the ledgers and the last logs.
 #
 # SANITIZER: `none` (default: the fastest, for execution counts; ASan/LSan run in the CI smoke
@@ -30,6 +37,7 @@ san=${SANITIZER:-none}
 par=${PARALLEL:-1}
 max=${MAX_SECONDS:-0}
 resume=${RESUME:-0}
+workers=${WORKERS:-1}
 table_only=${TABLE_ONLY:-0}
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
@@ -63,7 +71,7 @@ table() {
   if [ "$table_only" = 1 ]; then
     echo "TABLE_ONLY=1 bash fuzz/campaign.sh ${targets[*]}   (totals of the ledgers' runs)"
   else
-    echo "RUNS=$runs MAX_SECONDS=$max SANITIZER=$san PARALLEL=$par RESUME=$resume bash fuzz/campaign.sh ${targets[*]}"
+    echo "RUNS=$runs MAX_SECONDS=$max SANITIZER=$san PARALLEL=$par WORKERS=$workers RESUME=$resume bash fuzz/campaign.sh ${targets[*]}"
   fi
   echo
   echo '| target | executions | exec/s | edges (cov) | features (ft) | corpus: seeds → after | time | findings |'
@@ -98,27 +106,37 @@ one() {
   cp -r "fuzz/corpus/$t/." "$corpus/" 2>/dev/null || true
   local seeds
   seeds=$(find "$corpus" -type f | wc -l)
-  local start end
-  start=$(date +%s)
-  local how=""
-  if ! cargo +nightly fuzz run --sanitizer "$san" "$t" "$corpus" -- \
-      -runs="$runs" -max_total_time="$max" -print_final_stats=1 -timeout=25 -rss_limit_mb=4096 \
-      -artifact_prefix="$out/crash-$t-" >"$out/$t.log" 2>&1; then
-    if grep -q 'libFuzzer: run interrupted' "$out/$t.log" \
-        && grep -q '^stat::number_of_executed_units' "$out/$t.log"; then
-      how=" interrupted"
-    else
-      echo "!!! $t failed: see $out/$t.log and $out/crash-$t-*" >&2
-      tail -n 30 "$out/$t.log" >&2
-      return 1
+  local k pids=() logs=() starts=() rc=0
+  for ((k = 1; k <= workers; k++)); do
+    local log="$out/$t.log"
+    [ "$k" -eq 1 ] || log="$out/$t.$k.log"
+    logs+=("$log")
+    starts+=("$(date +%s)")
+    cargo +nightly fuzz run --sanitizer "$san" "$t" "$corpus" -- \
+      -runs=$(( runs / workers )) -max_total_time="$max" -print_final_stats=1 -timeout=25 \
+      -rss_limit_mb=4096 -artifact_prefix="$out/crash-$t-" >"$log" 2>&1 &
+    pids+=($!)
+  done
+  for ((k = 0; k < workers; k++)); do
+    local how="" log=${logs[$k]}
+    if ! wait "${pids[$k]}"; then
+      if grep -q 'libFuzzer: run interrupted' "$log" \
+          && grep -q '^stat::number_of_executed_units' "$log"; then
+        how=" interrupted"
+      else
+        echo "!!! $t failed: see $log and $out/crash-$t-*" >&2
+        tail -n 30 "$log" >&2
+        rc=1
+        continue
+      fi
     fi
-  fi
-  end=$(date +%s)
-  local execs secs
-  execs=$(grep -m1 '^stat::number_of_executed_units' "$out/$t.log" | awk '{print $2}')
-  secs=$(( end - start ))
-  [ "$secs" -gt 0 ] || secs=1
-  echo "$execs $secs $(date -u +%Y-%m-%dT%H:%M:%SZ)$how" >>"$out/$t.ledger"
+    local execs secs
+    execs=$(grep -m1 '^stat::number_of_executed_units' "$log" | awk '{print $2}')
+    secs=$(( $(date +%s) - ${starts[$k]} ))
+    [ "$secs" -gt 0 ] || secs=1
+    echo "$execs $secs $(date -u +%Y-%m-%dT%H:%M:%SZ)$how" >>"$out/$t.ledger"
+  done
+  [ "$rc" -eq 0 ] || return 1
   row "$t" "$seeds"
 }
 

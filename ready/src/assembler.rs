@@ -98,7 +98,10 @@ impl End {
 ///    equal large records is then read one record per read, each in a buffer of its own). The
 ///    hint is never above `R`, so no read at a boundary asks for more than `R`.
 /// 3. **Inside a record of `t` bytes with `h` received**, the buffer holding it is replaced
-///    only when it is full (or smaller than `min(t, R)`), by `class(min(t, max(2h, R)))`: a
+///    only when it is full (or smaller than `min(t, R)`, or shared by a view), by
+///    `class(min(t, max(2h, R)))` (by `class(R)` when `t ≤ R/2`: small records are read
+///    greedily, below); while its spare room takes the rest of the record it stays put, and
+///    otherwise the received part first moves to the buffer's front. A
 ///    record dribbled in small pieces costs O(log t) buffers and copies, and a peer that
 ///    announces a large record and goes quiet makes us hold one buffer of
 ///    `class(min(t, max(2h, R)))` — rounded up to a pool class (with the default classes, a

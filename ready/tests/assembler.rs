@@ -104,6 +104,17 @@ impl Script {
         }
     }
 
+    /// The appends asked for, as `(max, cap, len)`.
+    fn appends(&self) -> Vec<(usize, usize, usize)> {
+        self.calls
+            .iter()
+            .filter_map(|c| match *c {
+                Call::Append { max, cap, len, .. } => Some((max, cap, len)),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn reads(&self) -> Vec<usize> {
         self.calls
             .iter()
@@ -316,6 +327,89 @@ fn small_records_are_read_greedily_and_the_hint_never_exceeds_read_size() {
 }
 
 // ---- rule 3: growth inside a record ----
+
+/// Rule 3's "replaced only when it is full": a partial record behind a consumed one stays
+/// where it is while the buffer's spare room takes the rest of it (exactly, here), and is
+/// moved to the buffer's front, before the read, when the room is short, so that one read
+/// completes it. (Kills `make_room`'s compaction test mutated to compact on an exact fit, or
+/// too often, or too late.)
+#[test]
+fn a_partial_record_moves_to_the_front_only_when_the_room_behind_it_is_short() {
+    const R: usize = 4096;
+    let pool = Pool::new();
+    assert_eq!(pool.config().capacity_for(R), R);
+    for (t, expect_max) in [(96, 56), (200, R - 40)] {
+        let first = rec(4000, 1);
+        let second = rec(t, 2);
+        let third = rec(100, 3);
+        let stream = [&first[..], &second[..], &third[..]].concat();
+        let mut s = Script::new([
+            Step::Data(stream[..4040].to_vec()),
+            Step::Data(stream[4040..].to_vec()),
+            Step::Eof,
+        ]);
+        let mut a = Assembler::new(R);
+        let n = next(&mut a, &mut s, &pool, true).unwrap().unwrap();
+        assert_eq!(n, 4000);
+        a.consume_record(n);
+        let at = a.buffered().as_ptr();
+        let n = next(&mut a, &mut s, &pool, true).unwrap().unwrap();
+        assert_eq!((n, &a.buffered()[..n]), (t, &second[..]));
+        assert_eq!(
+            s.appends(),
+            [(expect_max, R, 40)],
+            "t {t}: one append, into the room behind (56 B) or the room after a move"
+        );
+        assert_eq!(
+            a.buffered().as_ptr() == at,
+            t == 96,
+            "t {t}: moved iff short"
+        );
+        a.consume_record(n);
+        while let Some(n) = next(&mut a, &mut s, &pool, true).unwrap() {
+            a.consume_record(n);
+        }
+        assert_eq!(pool.stats().in_use(), 0);
+    }
+}
+
+/// Rule 3 for a small record: a partial record of at most `R/2` bytes that must leave its
+/// buffer (here: shared by a view) moves into a read-size buffer, not one of its own size, so
+/// the read that completes it is greedy and brings the records behind it too. (Kills
+/// `make_room` sizing that buffer after the record.)
+#[test]
+fn a_small_partial_record_leaving_a_shared_buffer_gets_a_read_size_buffer() {
+    const R: usize = 16 * 1024;
+    let pool = Pool::new();
+    // The record's own class is smaller than the read size's.
+    assert!(pool.config().capacity_for(600) < R);
+    assert_eq!(pool.config().capacity_for(R), R);
+    let r1 = rec(1004, 1);
+    let r2 = rec(600, 2);
+    let r3 = rec(300, 3);
+    let mut s = Script::new([
+        Step::Data([&r1[..], &r2[..50]].concat()),
+        Step::Data([&r2[50..], &r3[..]].concat()),
+        Step::Eof,
+    ]);
+    let mut a = Assembler::new(R);
+    let n = next(&mut a, &mut s, &pool, true).unwrap().unwrap();
+    let v = a.view(4..n);
+    a.consume_record(n);
+    let n2 = next(&mut a, &mut s, &pool, true).unwrap().unwrap();
+    assert_eq!(&a.buffered()[..n2], &r2[..]);
+    assert_eq!(a.capacity(), R);
+    assert_eq!(s.appends(), [(R - 50, R, 50)]);
+    a.consume_record(n2);
+    // The third record came with the same read.
+    let n3 = next(&mut a, &mut s, &pool, true).unwrap().unwrap();
+    assert_eq!(&a.buffered()[..n3], &r3[..]);
+    assert_eq!((s.reads().len(), s.appends().len()), (1, 1));
+    a.consume_record(n3);
+    drop(v);
+    assert!(next(&mut a, &mut s, &pool, true).unwrap().is_none());
+    assert_eq!(pool.stats().in_use(), 0);
+}
 
 /// Dribbles one record of `t` bytes in `piece`-byte reads (a `WouldBlock` between them if
 /// `gaps`) and checks after every call the bound of rule 3: the buffer never exceeds
