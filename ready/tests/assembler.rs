@@ -959,6 +959,41 @@ fn set_read_size_applies_from_the_next_boundary() {
     assert_eq!(s.reads(), [4096, 1000, 64]);
 }
 
+/// A header rule that asks for fewer bytes than are already buffered (`Need(1)` until it can
+/// decide) still gets more: each round reads at least one byte beyond what is buffered, so
+/// the record completes instead of the assembler spinning on what it has.
+#[test]
+fn a_rule_that_under_asks_still_gets_more_bytes() {
+    let pool = Pool::new();
+    let r = rec(12, 7);
+    let mut s = Script::new(r.iter().map(|&b| Step::Data(vec![b])).chain([Step::Eof]));
+    let mut a = Assembler::new(4096);
+    let mut inner = rule(LIMIT);
+    let mut asked = 0;
+    let mut under_ask = |b: &[u8]| {
+        asked += 1;
+        // One question per byte that arrives, and one at the end: a spin fails here.
+        assert!(asked <= 2 * r.len(), "asked {asked} times: no progress");
+        if b.len() < 4 {
+            Ok(Framing::Need(1))
+        } else {
+            inner(b)
+        }
+    };
+    let n = a
+        .next_record(&mut s, &pool, true, &mut under_ask)
+        .unwrap()
+        .unwrap();
+    assert_eq!(&a.buffered()[..n], &r[..]);
+    a.consume_record(n);
+    assert!(
+        a.next_record(&mut s, &pool, true, &mut under_ask)
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
 /// `is_ended`: false while the stream is open (data and waits included), true after a clean
 /// end and after an end inside a record.
 #[test]
