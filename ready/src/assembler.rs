@@ -94,7 +94,7 @@ impl End {
 ///    so an idle connection holds no buffer.
 /// 2. **At a record boundary, one read** of `max(hint, n)` bytes where `n` is what the header
 ///    rule needs to decide (a few bytes) and `hint` is `R`, or the size of the last record when
-///    it was between `R/2` and `R` and ended exactly at the end of what was read (a stream of
+///    it was above `R/2` and at most `R` and ended exactly at the end of what was read (a stream of
 ///    equal large records is then read one record per read, each in a buffer of its own). The
 ///    hint is never above `R`, so no read at a boundary asks for more than `R`.
 /// 3. **Inside a record of `t` bytes with `h` received**, the buffer holding it is replaced

@@ -12,8 +12,9 @@ use std::io;
 /// source holds nothing; a *blocked* one holds one buffer. Because `io::Read` needs
 /// initialized memory, the buffer's first `size` bytes are zeroed before each read.
 ///
-/// [`try_read_ready`](ReadyRead::try_read_ready) calls `read` once and passes its
-/// `WouldBlock` through (useful only if the inner reader is non-blocking).
+/// Every form calls `read` once (again after `Interrupted`); the `try_` forms are the same
+/// calls, passing a `WouldBlock` through (useful only if the inner reader is non-blocking).
+/// A read that returns 0 is the end of the stream (`None`, or 0 appended).
 ///
 /// ```
 /// use slackwater_ready::{Buffered, ReadyRead, global};
@@ -45,12 +46,8 @@ impl<R: io::Read> Buffered<R> {
         self.inner
     }
 
-    fn read_once(
-        &mut self,
-        size: usize,
-        pool: &Pool,
-        retry_eintr: bool,
-    ) -> io::Result<Option<Buf>> {
+    /// One `read` (retrying `Interrupted`) into a fresh buffer of at least `size` bytes.
+    fn read_once(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
         let size = size.max(1);
         let mut buf = pool.get(size)?;
         let spare = &mut buf.spare_capacity_mut()[..size];
@@ -68,7 +65,7 @@ impl<R: io::Read> Buffered<R> {
                     unsafe { buf.advance_mut(n) };
                     return Ok(Some(buf));
                 }
-                Err(e) if retry_eintr && e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
         }
@@ -77,11 +74,11 @@ impl<R: io::Read> Buffered<R> {
 
 impl<R: io::Read> ReadyRead for Buffered<R> {
     fn read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
-        self.read_once(size, pool, true)
+        self.read_once(size, pool)
     }
 
     fn try_read_ready(&mut self, size: usize, pool: &Pool) -> io::Result<Option<Buf>> {
-        self.read_once(size, pool, true)
+        self.read_once(size, pool)
     }
 
     fn append_ready(&mut self, buf: &mut Buf, max: usize) -> io::Result<usize> {

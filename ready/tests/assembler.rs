@@ -328,6 +328,26 @@ fn small_records_are_read_greedily_and_the_hint_never_exceeds_read_size() {
 
 // ---- rule 3: growth inside a record ----
 
+/// Rule 2 at its edge: a record of exactly `R/2` bytes is a small one (read greedily), so the
+/// read after it asks for `R`; one byte more and the next read is the record's size.
+#[test]
+fn a_record_of_exactly_half_the_read_size_does_not_size_the_next_read() {
+    const R: usize = 4096;
+    let pool = Pool::new();
+    let mut s = Script::new([
+        Step::Data(rec(R / 2, 1)),
+        Step::Data(rec(R / 2 + 1, 2)),
+        Step::Data(rec(10, 3)),
+        Step::Eof,
+    ]);
+    let mut a = Assembler::new(R);
+    while let Some(n) = next(&mut a, &mut s, &pool, true).unwrap() {
+        a.consume_record(n);
+    }
+    assert_eq!(s.reads(), [R, R, R / 2 + 1, R]);
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
 /// Rule 3's "replaced only when it is full": a partial record behind a consumed one stays
 /// where it is while the buffer's spare room takes the rest of it (exactly, here), and is
 /// moved to the buffer's front, before the read, when the room is short, so that one read

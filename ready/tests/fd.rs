@@ -1,6 +1,6 @@
 //! `ReadyFd` over socketpairs and loopback TCP.
 
-use slackwater_ready::{Pool, ReadyFd, ReadyRead, is_shutdown};
+use slackwater_ready::{Pool, ReadyFd, ReadyRead, ShutdownError, is_shutdown};
 use std::io::{self, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
@@ -158,6 +158,24 @@ fn shutdown_wakes_a_blocked_reader_and_sticks() {
     assert_eq!(e.kind(), io::ErrorKind::ConnectionAborted);
     assert!(is_shutdown(&r.read_ready(1, &pool).unwrap_err()));
     assert_eq!(pool.stats().in_use(), 0);
+}
+
+/// What a shutdown looks like in a log: the error says what happened, the handle whether it
+/// was asked.
+#[test]
+fn a_shutdown_says_what_it_is() {
+    let (a, _b) = UnixStream::pair().unwrap();
+    let mut r = ReadyFd::new(a).unwrap();
+    let stop = r.shutdown_handle().unwrap();
+    assert_eq!(format!("{stop:?}"), "ShutdownHandle { requested: false }");
+    stop.shutdown().unwrap();
+    assert_eq!(format!("{stop:?}"), "ShutdownHandle { requested: true }");
+    let e = r.read_ready(1, &Pool::new()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the reader was shut down while waiting for data"
+    );
+    assert_eq!(ShutdownError.to_string(), e.to_string());
 }
 
 static SIGNALS: AtomicUsize = AtomicUsize::new(0);
