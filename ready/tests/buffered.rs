@@ -101,8 +101,7 @@ fn append_never_writes_past_the_capacity() {
     let pool = Pool::new();
     let mut buf = pool.get(64).unwrap();
     let cap = buf.capacity();
-    let more: &'static [u8] = Vec::leak(vec![7u8; cap + 100]);
-    let mut r = Buffered::new(Scripted::new([Ok(more)]));
+    let mut r = Buffered::new(Scripted(VecDeque::from([Ok(vec![7u8; cap + 100])])));
     assert_eq!(r.append_ready(&mut buf, usize::MAX).unwrap(), cap);
     assert_eq!(buf.len(), cap);
     assert_eq!(r.append_ready(&mut buf, usize::MAX).unwrap(), 0, "full");
