@@ -288,3 +288,90 @@ fn a_blocked_writer_obeys_the_timeout_and_the_shutdown_handle() {
     stop.shutdown().unwrap();
     assert!(is_shutdown(&t.join().unwrap().unwrap_err()));
 }
+
+#[test]
+fn the_raw_fd_is_the_sockets() {
+    let (a, _b) = UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let r = ReadyFd::new(a).unwrap();
+    assert_eq!(r.as_raw_fd(), fd);
+}
+
+#[test]
+fn a_write_after_shutdown_fails_at_once_and_sends_nothing() {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let mut w = ReadyFd::new(a).unwrap();
+    w.shutdown_handle().unwrap().shutdown().unwrap();
+    assert!(is_shutdown(&w.write(b"x").unwrap_err()));
+    b.set_nonblocking(true).unwrap();
+    let mut got = [0u8; 1];
+    assert_eq!(
+        io::Read::read(&mut b, &mut got).unwrap_err().kind(),
+        io::ErrorKind::WouldBlock,
+        "nothing was sent"
+    );
+}
+
+/// A write to a socket whose peer is gone returns the OS's error (`EPIPE`) instead of waiting
+/// or retrying: only `WouldBlock` waits and only `Interrupted` retries. (Run on a thread: a
+/// writer that spins fails the test instead of hanging it.)
+#[test]
+fn a_write_to_a_closed_peer_fails_instead_of_waiting() {
+    let (a, b) = UnixStream::pair().unwrap();
+    drop(b);
+    let mut w = ReadyFd::new(a).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || tx.send(w.write(b"x").map_err(|e| e.kind())));
+    let got = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the write neither returned nor failed");
+    assert_eq!(got, Err(io::ErrorKind::BrokenPipe));
+}
+
+/// A transport of our own (any `AsFd` whose `&T` is `io::Write`): its `Interrupted` is
+/// retried, and `flush` reaches it.
+struct Flaky {
+    sock: UnixStream,
+    interrupts: std::cell::Cell<u32>,
+    flushes: std::cell::Cell<u32>,
+}
+
+impl std::os::fd::AsFd for Flaky {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+}
+
+impl slackwater_ready::PlaintextFd for Flaky {}
+
+impl io::Write for &Flaky {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.interrupts.get() > 0 {
+            self.interrupts.set(self.interrupts.get() - 1);
+            return Err(io::ErrorKind::Interrupted.into());
+        }
+        (&self.sock).write(data)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.flushes.set(self.flushes.get() + 1);
+        Err(io::Error::other("flushed"))
+    }
+}
+
+#[test]
+fn interrupted_writes_are_retried_and_flush_reaches_the_transport() {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let mut w = ReadyFd::new(Flaky {
+        sock: a,
+        interrupts: std::cell::Cell::new(3),
+        flushes: std::cell::Cell::new(0),
+    })
+    .unwrap();
+    assert_eq!(w.write(b"hi").unwrap(), 2);
+    assert_eq!(w.get_ref().interrupts.get(), 0);
+    let mut got = [0u8; 2];
+    io::Read::read_exact(&mut b, &mut got).unwrap();
+    assert_eq!(&got, b"hi");
+    assert_eq!(w.flush().unwrap_err().to_string(), "flushed");
+    assert_eq!(w.get_ref().flushes.get(), 1);
+}
