@@ -375,3 +375,62 @@ fn interrupted_writes_are_retried_and_flush_reaches_the_transport() {
     assert_eq!(w.flush().unwrap_err().to_string(), "flushed");
     assert_eq!(w.get_ref().flushes.get(), 1);
 }
+
+/// A blocking write waiting for room (`poll(2)` on `POLLOUT`) goes on waiting when a signal
+/// interrupts the wait (`EINTR`), and writes once the peer drains. One `write` call, not
+/// `write_all` (which would retry an `Interrupted` itself).
+#[test]
+fn a_write_waiting_for_room_survives_signals() {
+    // SAFETY: as in `eintr_from_a_signal_without_sa_restart_is_retried`: a handler that only
+    // touches an atomic, no SA_RESTART.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_signal as *const () as usize;
+        sa.sa_flags = 0;
+        libc::sigemptyset(&mut sa.sa_mask);
+        assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
+    }
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let mut w = ReadyFd::new(a).unwrap();
+    // Fill the socket (the fd is non-blocking now): the next write must wait.
+    let chunk = [1u8; 4096];
+    let mut queued = 0;
+    loop {
+        match w.get_ref().write(&chunk) {
+            Ok(n) => queued += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = thread::spawn(move || {
+        // SAFETY: pthread_self has no preconditions.
+        tx.send(unsafe { libc::pthread_self() } as usize).unwrap();
+        w.write(b"after signals").map_err(|e| e.kind())
+    });
+    let tid = rx.recv().unwrap() as libc::pthread_t;
+    let before = SIGNALS.load(Ordering::SeqCst);
+    for _ in 0..5 {
+        thread::sleep(Duration::from_millis(10));
+        // SAFETY: the thread is alive (it waits for room until we read below).
+        assert_eq!(unsafe { libc::pthread_kill(tid, libc::SIGUSR1) }, 0);
+    }
+    thread::sleep(Duration::from_millis(10));
+    assert!(SIGNALS.load(Ordering::SeqCst) > before, "the handler ran");
+    let mut drained = vec![0u8; queued];
+    io::Read::read_exact(&mut b, &mut drained).unwrap();
+    assert_eq!(t.join().unwrap(), Ok(13));
+    let mut got = [0u8; 13];
+    io::Read::read_exact(&mut b, &mut got).unwrap();
+    assert_eq!(&got, b"after signals");
+}
+
+#[test]
+fn debug_shows_the_socket_and_the_timeout() {
+    let (a, _b) = UnixStream::pair().unwrap();
+    let mut r = ReadyFd::new(a).unwrap();
+    r.set_wait_timeout(Some(Duration::from_millis(5)));
+    let s = format!("{r:?}");
+    assert!(s.starts_with("ReadyFd { io: UnixStream"), "{s}");
+    assert!(s.ends_with("timeout: Some(5ms) }"), "{s}");
+}
