@@ -434,3 +434,37 @@ fn debug_shows_the_socket_and_the_timeout() {
     assert!(s.starts_with("ReadyFd { io: UnixStream"), "{s}");
     assert!(s.ends_with("timeout: Some(5ms) }"), "{s}");
 }
+
+/// A shutdown handle that is never used changes nothing: a read and a write that wait (the
+/// wake-up pipe is polled beside the socket) end with the data, not a shutdown.
+#[test]
+fn an_unused_shutdown_handle_does_not_end_waits() {
+    let pool = Pool::new();
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let mut r = ReadyFd::new(a).unwrap();
+    let _stop = r.shutdown_handle().unwrap();
+    let t = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(20));
+        b.write_all(b"later").unwrap();
+        b
+    });
+    assert_eq!(&r.read_ready(64, &pool).unwrap().unwrap()[..], b"later");
+    let mut b = t.join().unwrap();
+
+    // The write side: fill the socket, then wait for room while the peer drains it.
+    let _stop = r.shutdown_handle().unwrap();
+    let chunk = [2u8; 4096];
+    let mut queued = 0;
+    while let Ok(n) = r.get_ref().write(&chunk) {
+        queued += n;
+    }
+    let t = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(20));
+        let mut drained = vec![0u8; queued + 4];
+        io::Read::read_exact(&mut b, &mut drained).unwrap();
+        drained[queued..].to_vec()
+    });
+    assert_eq!(r.write(b"room").unwrap(), 4);
+    assert_eq!(t.join().unwrap(), b"room");
+    assert_eq!(pool.stats().in_use(), 0);
+}

@@ -51,6 +51,7 @@ fn a_thousand_idle_sockets_hold_no_buffer_then_all_read_correctly() {
         );
         for ev in &events {
             assert!(ev.is_readable());
+            assert!(!ev.is_hangup() && !ev.is_error(), "data only: {ev:?}");
             let r = conns.get_mut(&ev.token()).unwrap();
             loop {
                 match r.try_read_ready(16 * 1024, &pool) {
@@ -144,6 +145,7 @@ fn write_interest_follows_the_socket_buffer() {
         .unwrap();
     let ev = *events.iter().next().unwrap();
     assert!(ev.is_writable() && !ev.is_readable() && ev.token() == 5);
+    assert!(!ev.is_hangup() && !ev.is_error(), "{ev:?}");
 
     // Fill the socket buffer: no longer writable.
     let chunk = vec![0u8; 64 * 1024];
