@@ -1,20 +1,14 @@
 //! `ReadyFd` over socketpairs and loopback TCP.
 
+mod common;
+use common::{reset, tcp_pair};
 use slackwater_ready::{Pool, ReadyFd, ReadyRead, ShutdownError, is_shutdown};
 use std::io::{self, Write};
-use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
-
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (s, _) = l.accept().unwrap();
-    (s, c)
-}
 
 /// Reads everything until EOF, checking the pool holds only the buffer being returned.
 fn read_all(r: &mut impl ReadyRead, pool: &Pool) -> io::Result<Vec<u8>> {
@@ -87,24 +81,6 @@ fn one_byte_dribbles_hold_no_buffer_between_bytes() {
     assert_eq!(pool.stats().in_use(), 0);
 }
 
-fn set_linger_zero(s: &TcpStream) {
-    let l = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket and a correctly sized `linger`.
-    let r = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&l as *const libc::linger).cast(),
-            size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(r, 0);
-}
-
 #[test]
 fn peer_reset_is_an_error_after_the_bytes_read_before_it() {
     let pool = Pool::new();
@@ -114,8 +90,7 @@ fn peer_reset_is_an_error_after_the_bytes_read_before_it() {
     let first = r.read_ready(4096, &pool).unwrap().unwrap();
     assert_eq!(&first[..], b"before");
     drop(first);
-    set_linger_zero(&c);
-    drop(c); // RST
+    reset(c);
     let e = r.read_ready(4096, &pool).unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}");
     assert_eq!(pool.stats().in_use(), 0);

@@ -1,6 +1,7 @@
 //! `Poller`: many idle sockets, no buffers; all readable at once, correct data.
 
-use slackwater_ready::{Events, Poller, Pool, ReadyFd, ReadyRead};
+mod common;
+use slackwater_ready::{Events, Interest, Poller, Pool, ReadyFd, ReadyRead};
 use std::collections::HashMap;
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -181,5 +182,116 @@ fn write_interest_follows_the_socket_buffer() {
         poller
             .reregister(a.as_fd(), u64::MAX, Interest::READABLE)
             .is_err()
+    );
+}
+
+#[test]
+fn interests_combine() {
+    let (r, w) = (Interest::READABLE, Interest::WRITABLE);
+    assert!(r.is_readable() && !r.is_writable());
+    assert!(!w.is_readable() && w.is_writable());
+    for both in [r.with(w), w.with(r)] {
+        assert!(both.is_readable() && both.is_writable());
+    }
+    assert_eq!(r.with(r), r);
+    assert_eq!(w.with(w), w);
+}
+
+/// `len` counts the ready fds the last `wait` reported, as `iter` yields them.
+#[test]
+fn events_count_what_wait_reported() {
+    let poller = Poller::new().unwrap();
+    let pairs: Vec<_> = (0..3).map(|_| UnixStream::pair().unwrap()).collect();
+    for (i, (a, _)) in pairs.iter().enumerate() {
+        poller.register(a.as_fd(), i as u64).unwrap();
+    }
+    let mut events = Events::with_capacity(8);
+    poller
+        .wait(&mut events, Some(Duration::from_millis(1)))
+        .unwrap();
+    assert_eq!((events.len(), events.is_empty()), (0, true));
+    for (_, b) in &pairs[..2] {
+        (&*b).write_all(b"x").unwrap();
+    }
+    poller
+        .wait(&mut events, Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut tokens: Vec<u64> = events.iter().map(|e| e.token()).collect();
+    tokens.sort_unstable();
+    assert_eq!(tokens, [0, 1]);
+    assert_eq!((events.len(), events.is_empty()), (2, false));
+}
+
+/// A reset peer shows as an error (and a hang-up) on its socket.
+#[test]
+fn a_reset_peer_is_an_error_event() {
+    let poller = Poller::new().unwrap();
+    let (s, c) = common::tcp_pair();
+    poller.register(s.as_fd(), 9).unwrap();
+    common::reset(c);
+    let mut events = Events::with_capacity(8);
+    poller
+        .wait(&mut events, Some(Duration::from_secs(5)))
+        .unwrap();
+    let ev = *events.iter().next().expect("an event");
+    assert!(ev.is_error() && ev.is_hangup() && ev.token() == 9, "{ev:?}");
+}
+
+static SIGNALS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    SIGNALS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// A signal that interrupts `wait` ends it with no events and no error (its docs: never
+/// `Interrupted`), long before its timeout.
+#[test]
+fn a_signal_ends_a_wait_with_no_events() {
+    // SAFETY: installs a handler that only touches an atomic; no SA_RESTART (epoll_wait is
+    // never restarted anyway).
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_signal as *const () as usize;
+        sa.sa_flags = 0;
+        libc::sigemptyset(&mut sa.sa_mask);
+        assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
+    }
+    let poller = std::sync::Arc::new(Poller::new().unwrap());
+    let (a, _b) = UnixStream::pair().unwrap();
+    poller.register(a.as_fd(), 1).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let (exit_tx, exit_rx) = std::sync::mpsc::channel::<()>();
+    let p = poller.clone();
+    let t = std::thread::spawn(move || {
+        // SAFETY: pthread_self has no preconditions.
+        tx.send(unsafe { libc::pthread_self() } as usize).unwrap();
+        let mut events = Events::with_capacity(8);
+        let start = std::time::Instant::now();
+        let r = p.wait(&mut events, Some(Duration::from_secs(30)));
+        done_tx
+            .send((r.map_err(|e| e.kind()), events.len(), start.elapsed()))
+            .unwrap();
+        // Stay alive until told: the main thread may still be signalling this one.
+        let _ = exit_rx.recv();
+    });
+    let tid = rx.recv().unwrap() as libc::pthread_t;
+    // Signal until the wait ends (a signal that lands before the wait began is handled and
+    // lost; the next one interrupts it).
+    let (r, n, took) = loop {
+        // SAFETY: the thread is alive: it waits for `exit_tx` before it ends.
+        assert_eq!(unsafe { libc::pthread_kill(tid, libc::SIGUSR1) }, 0);
+        match done_rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(got) => break got,
+            Err(_) => continue,
+        }
+    };
+    exit_tx.send(()).unwrap();
+    t.join().unwrap();
+    assert!(SIGNALS.load(std::sync::atomic::Ordering::SeqCst) > 0);
+    assert_eq!((r, n), (Ok(()), 0));
+    assert!(
+        took < Duration::from_secs(20),
+        "ended by the signal: {took:?}"
     );
 }

@@ -9,53 +9,14 @@
 //! The peer resets by closing with `SO_LINGER {l_onoff: 1, l_linger: 0}`.
 #![cfg(target_os = "linux")]
 
+mod common;
+use common::{reset, setsockopt_int, tcp_pair};
 use slackwater_ready::{
     Buf, Buffered, Pool, PoolHandle, PooledReader, ReadyFd, ReadyRead, ReadyWrite,
 };
 use std::io::{self, BufRead, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
-
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (s, _) = l.accept().unwrap();
-    (s, c)
-}
-
-fn setsockopt_int(fd: RawFd, opt: libc::c_int, v: libc::c_int) {
-    // SAFETY: a valid socket and a correctly sized `c_int`.
-    let r = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            opt,
-            (&v as *const libc::c_int).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(r, 0, "{}", io::Error::last_os_error());
-}
-
-/// Closes `s` with `SO_LINGER {on, 0}`: the kernel sends RST instead of FIN.
-fn reset(s: TcpStream) {
-    let l = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket and a correctly sized `linger`.
-    let r = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&l as *const libc::linger).cast(),
-            size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(r, 0, "{}", io::Error::last_os_error());
-    drop(s);
-}
 
 /// Waits (at most 5 s) until `fd` reports one of `events` (or an error/hangup), and returns
 /// its `revents`. `poll` does not consume a pending socket error.

@@ -3,10 +3,11 @@
 //! (a reset stays), the write side drains through readiness, an `AsyncFd` source works too.
 #![cfg(all(feature = "tokio", target_os = "linux"))]
 
+mod common;
+use common::reset;
 use slackwater_ready::{Pool, PoolHandle, ReadyPoll, ReadyRead, ReadyWrite, TokioFd, TokioSource};
 use std::future::poll_fn;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -16,26 +17,6 @@ async fn tcp_pair() -> (TcpStream, TcpStream) {
     let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
     let (s, _) = l.accept().await.unwrap();
     (s, c)
-}
-
-/// Closes `s` with `SO_LINGER {on, 0}`: the kernel sends RST instead of FIN.
-fn reset(s: impl AsRawFd) {
-    let l = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket and a correctly sized `linger`.
-    let r = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&l as *const libc::linger).cast(),
-            size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(r, 0, "{}", io::Error::last_os_error());
-    drop(s);
 }
 
 async fn read_buf<S: TokioSource>(

@@ -2,11 +2,13 @@
 //! `WriteQueue` through its public API with a scripted writer. Its own test binary for its
 //! counting global allocator (counted per thread).
 
+mod common;
+use common::{setsockopt_int, tcp_pair};
 use slackwater_ready::{Pool, PoolHandle, ReadyFd, ReadyWrite, WriteQueue};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::{self, Read};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::mpsc;
 use std::thread;
@@ -49,27 +51,6 @@ static A: Counting = Counting;
 
 fn allocs() -> usize {
     ALLOCS.with(Cell::get)
-}
-
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (s, _) = l.accept().unwrap();
-    (s, c)
-}
-
-fn setsockopt_int(fd: RawFd, opt: libc::c_int, v: libc::c_int) {
-    // SAFETY: a valid socket and a correctly sized `c_int`.
-    let r = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            opt,
-            (&v as *const libc::c_int).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(r, 0, "{}", io::Error::last_os_error());
 }
 
 /// A TCP pair whose writer (first) has a small send buffer and whose reader (second) a small
