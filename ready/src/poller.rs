@@ -509,6 +509,12 @@ mod imp {
                     *woken = true;
                     continue;
                 }
+                if events.list.len() == events.cap {
+                    // `cap + 1` sockets and no wake-up: the last one is left for the next
+                    // wait (level-triggered, so it is reported again), keeping the promised
+                    // room (and `list` never grows past its first allocation).
+                    continue;
+                }
                 events.list.push(Event {
                     token,
                     readable: bits & libc::EPOLLIN as u32 != 0,

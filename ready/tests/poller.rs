@@ -3,7 +3,7 @@
 mod common;
 use slackwater_ready::{Events, Interest, Poller, Pool, ReadyFd, ReadyRead};
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
@@ -294,4 +294,40 @@ fn a_signal_ends_a_wait_with_no_events() {
         took < Duration::from_secs(20),
         "ended by the signal: {took:?}"
     );
+}
+
+/// The wake-up pipe never takes a connection's place: with room for two events, a wake that
+/// came first and two readable sockets after it still report both sockets in one wait.
+#[test]
+fn a_wake_does_not_crowd_out_ready_sockets() {
+    let poller = Poller::new().unwrap();
+    let pairs: Vec<_> = (0..2).map(|_| UnixStream::pair().unwrap()).collect();
+    for (i, (a, _)) in pairs.iter().enumerate() {
+        poller.register(a.as_fd(), i as u64).unwrap();
+    }
+    poller.waker().wake().unwrap();
+    for (_, b) in &pairs {
+        (&*b).write_all(b"x").unwrap();
+    }
+    let mut events = Events::with_capacity(2);
+    poller
+        .wait(&mut events, Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut tokens: Vec<u64> = events.iter().map(|e| e.token()).collect();
+    tokens.sort_unstable();
+    assert_eq!(tokens, [0, 1]);
+    // Room for one event is room for one: the other ready socket (still ready: events are
+    // level-triggered) comes with the next wait.
+    let mut one = Events::with_capacity(1);
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        poller.wait(&mut one, Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(one.len(), 1);
+        seen.push(one.iter().next().unwrap().token());
+        // Drain that socket so the next wait reports the other.
+        let mut x = [0u8; 1];
+        io::Read::read_exact(&mut &pairs[seen[seen.len() - 1] as usize].0, &mut x).unwrap();
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, [0, 1]);
 }
