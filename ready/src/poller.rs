@@ -161,7 +161,7 @@ impl Interest {
 pub struct Events {
     list: Vec<Event>,
     cap: usize,
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", not(slackwater_poll_fallback)))]
     raw: Vec<libc::epoll_event>,
 }
 
@@ -176,7 +176,7 @@ impl Events {
         Events {
             list: Vec::with_capacity(cap),
             cap,
-            #[cfg(target_os = "linux")]
+            #[cfg(all(target_os = "linux", not(slackwater_poll_fallback)))]
             raw: vec![libc::epoll_event { events: 0, u64: 0 }; cap + 1],
         }
     }
@@ -424,7 +424,7 @@ impl Poller {
     }
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(slackwater_poll_fallback)))]
 mod imp {
     use super::{Event, Events, Interest, WAKE};
     use crate::sys::cvt;
@@ -528,7 +528,7 @@ mod imp {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(any(not(target_os = "linux"), slackwater_poll_fallback))]
 mod imp {
     use super::{Event, Events, Interest, WAKE};
     use crate::sys::cvt;
@@ -548,7 +548,8 @@ mod imp {
     }
 
     /// The portable fallback: a registry under a mutex, turned into a `pollfd` array on each
-    /// wait (O(registered) per wait; fine for hundreds of fds, epoll is used on Linux).
+    /// wait (O(registered) per wait; fine for hundreds of fds, epoll is used on Linux). Linux
+    /// builds it instead of epoll under `--cfg slackwater_poll_fallback`, so CI tests it.
     #[derive(Debug)]
     pub(super) struct Imp {
         fds: Mutex<Vec<(RawFd, u64, libc::c_short)>>,
