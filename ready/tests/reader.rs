@@ -218,3 +218,32 @@ fn eof_is_sticky_even_when_the_source_comes_back() {
         assert_eq!(pool.stats().in_use(), 0);
     }
 }
+
+/// Pool `get`s so far, over every class and unpooled allocations.
+fn pool_gets(pool: &Pool) -> usize {
+    let s = pool.stats();
+    s.classes().iter().map(|c| c.hits + c.misses).sum::<usize>() + s.unpooled().misses
+}
+
+/// The docs' two read paths: a slice of at least `buffer_size` bytes is read into straight
+/// (no pooled buffer), a smaller one through a pooled buffer whose rest `buffered` reports.
+#[test]
+fn large_reads_go_straight_into_the_slice_small_ones_through_a_buffer() {
+    let pool = PoolHandle::from(Pool::new());
+    let data: Vec<u8> = (0..100u8).collect();
+    let mut r = PooledReader::new(Buffered::new(&data[..]), 16, pool.clone());
+    let mut big = [0u8; 16];
+    assert_eq!(r.read(&mut big).unwrap(), 16);
+    assert_eq!(&big[..], &data[..16]);
+    assert_eq!((pool_gets(&pool), r.buffered()), (0, 0), "straight in");
+    let mut small = [0u8; 5];
+    assert_eq!(r.read(&mut small).unwrap(), 5);
+    assert_eq!(&small[..], &data[16..21]);
+    assert_eq!(pool_gets(&pool), 1, "one pooled buffer");
+    assert_eq!(r.buffered(), 11, "the rest of that buffer's 16 bytes");
+    assert_eq!(pool.stats().in_use(), 1);
+    let mut rest = [0u8; 11];
+    r.read_exact(&mut rest).unwrap();
+    assert_eq!(&rest[..], &data[21..32]);
+    assert_eq!((r.buffered(), pool.stats().in_use()), (0, 0));
+}
