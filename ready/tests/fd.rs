@@ -443,3 +443,20 @@ fn an_unused_shutdown_handle_does_not_end_waits() {
     assert_eq!(t.join().unwrap(), b"room");
     assert_eq!(pool.stats().in_use(), 0);
 }
+
+/// The socket's fd passes through (for a poller), and `Debug` shows the reader's state.
+#[test]
+fn a_pooled_reader_passes_the_fd_through_and_debug_shows_its_state() {
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let r = slackwater_ready::PooledReader::new(
+        ReadyFd::new(a).unwrap(),
+        64,
+        slackwater_ready::global(),
+    );
+    assert_eq!(r.as_raw_fd(), fd);
+    assert_eq!(
+        format!("{r:?}"),
+        "PooledReader { buffer_size: 64, buffered: 0, eof: false }"
+    );
+}

@@ -331,3 +331,30 @@ fn a_wake_does_not_crowd_out_ready_sockets() {
     seen.sort_unstable();
     assert_eq!(seen, [0, 1]);
 }
+
+/// A wait that a `Waker` ended consumes the wake-ups (however many came: here more than one
+/// read of the pipe takes), so the next wait sleeps for its timeout instead of returning at
+/// once.
+#[test]
+fn a_wait_consumes_every_wake_up_before_it() {
+    let poller = Poller::new().unwrap();
+    let waker = poller.waker();
+    for _ in 0..100 {
+        waker.wake().unwrap();
+    }
+    let mut events = Events::with_capacity(8);
+    poller
+        .wait(&mut events, Some(Duration::from_secs(5)))
+        .unwrap();
+    assert!(events.is_empty());
+    let start = std::time::Instant::now();
+    poller
+        .wait(&mut events, Some(Duration::from_millis(200)))
+        .unwrap();
+    // A wait ends early only when woken (or signalled: nothing signals this thread).
+    assert!(
+        start.elapsed() >= Duration::from_millis(150),
+        "{:?}",
+        start.elapsed()
+    );
+}
