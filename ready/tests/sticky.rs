@@ -36,7 +36,7 @@ impl Error for Failure {
 /// reachable through `source()` as the first time, and the first error through `original`.
 #[test]
 fn a_repeated_error_reads_like_the_first() {
-    let first = Arc::new(io::Error::new(io::ErrorKind::Other, Failure(Cause)));
+    let first = Arc::new(io::Error::other(Failure(Cause)));
     let again = repeat_error(&first);
     assert_eq!(again.kind(), io::ErrorKind::Other);
     assert_eq!(again.to_string(), "the failure");
