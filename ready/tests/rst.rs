@@ -433,3 +433,29 @@ fn ready_fd_reset_seen_by_a_write_is_not_a_clean_eof_for_reads() {
     }
     assert_eq!(pool.stats().in_use(), 0);
 }
+
+/// The first fatal error is the one that stays: a reset seen by a read, then the write's own
+/// failure on the dead socket (the kernel says `EPIPE` by then) does not replace it, and later
+/// reads still report the reset.
+#[test]
+fn ready_fd_keeps_the_first_fatal_error_when_a_write_fails_after_it() {
+    let pool = PoolHandle::from(Pool::new());
+    let (s, c) = tcp_pair();
+    let fd = s.as_raw_fd();
+    let mut w = ReadyFd::new(s).unwrap().with_pool(pool.clone());
+    reset(c);
+    wait_for_reset(fd);
+    let e = w.try_read_ready(64, &pool).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::ECONNRESET), "{e}");
+    w.queue(b"x").unwrap();
+    let _ = w.try_flush_ready();
+    for (m, name) in READ_METHODS.iter().enumerate() {
+        let e = read_err(&mut w, m, &pool);
+        assert_eq!(
+            e.raw_os_error(),
+            Some(libc::ECONNRESET),
+            "{name} after a failed write: {e}"
+        );
+    }
+    assert_eq!(pool.stats().in_use(), 0);
+}
