@@ -249,6 +249,10 @@ async fn an_async_fd_source_reads_writes_and_shuts_down() {
         b
     })
     .unwrap();
+    // Nothing has arrived, so tokio has seen no readability: no buffer is taken.
+    let e = r.try_read_ready(4096, &pool).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+    assert_eq!(gets(&pool), 0, "no buffer before readiness");
     let reader = async {
         let got = read_buf(&mut r, 4096, &pool)
             .await
