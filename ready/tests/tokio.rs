@@ -266,12 +266,25 @@ async fn an_async_fd_source_reads_writes_and_shuts_down() {
         peer.write_all(b"via AsyncFd").await.unwrap()
     });
     assert_eq!(got, b"via AsyncFd");
-    r.queue(b"back").unwrap();
-    poll_fn(|cx| r.poll_flush_ready(cx)).await.unwrap();
-    poll_fn(|cx| r.poll_shutdown_write(cx)).await.unwrap();
-    let mut back = Vec::new();
-    peer.read_to_end(&mut back).await.unwrap();
-    assert_eq!(back, b"back");
+    // More than the socket takes at once: the flush waits for writability (through tokio)
+    // while the peer drains, on this one thread.
+    let big: Vec<u8> = (0..4u32 << 20).map(|i| i as u8).collect();
+    r.queue(&big).unwrap();
+    assert_eq!(r.write_queue().queued(), big.len());
+    let (flushed, back) = tokio::join!(
+        async {
+            poll_fn(|cx| r.poll_flush_ready(cx)).await.unwrap();
+            poll_fn(|cx| r.poll_shutdown_write(cx)).await.unwrap();
+        },
+        async {
+            let mut back = Vec::new();
+            peer.read_to_end(&mut back).await.unwrap();
+            back
+        }
+    );
+    let () = flushed;
+    assert!(back == big, "{} bytes back", back.len());
+    assert_eq!(r.write_queue().queued(), 0);
     drop(peer);
     assert!(read_buf(&mut r, 4096, &pool).await.unwrap().is_none());
     assert_eq!(pool.stats().in_use(), 0);
