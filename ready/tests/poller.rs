@@ -93,15 +93,20 @@ fn deregister_and_close_are_safe() {
         .unwrap();
     assert!(events.is_empty(), "a deregistered fd is not reported");
 
-    // Closing a registered fd: nothing is reported for it afterwards, nothing breaks.
-    let (c, mut d) = UnixStream::pair().unwrap();
-    poller.register(c.as_fd(), 2).unwrap();
-    drop(c);
-    let _ = d.write_all(b"y");
-    poller
-        .wait(&mut events, Some(Duration::from_millis(10)))
-        .unwrap();
-    assert!(events.iter().all(|e| e.token() != 2));
+    // Closing a registered fd: with epoll nothing is reported for it afterwards, nothing
+    // breaks. (The portable poll(2) fallback documents the opposite: a closed fd left
+    // registered shows as an error event until deregistered, and another test may reuse its
+    // number meanwhile; so this part is epoll's.)
+    if cfg!(not(slackwater_poll_fallback)) {
+        let (c, mut d) = UnixStream::pair().unwrap();
+        poller.register(c.as_fd(), 2).unwrap();
+        drop(c);
+        let _ = d.write_all(b"y");
+        poller
+            .wait(&mut events, Some(Duration::from_millis(10)))
+            .unwrap();
+        assert!(events.iter().all(|e| e.token() != 2));
+    }
     assert!(
         poller.register(a.as_fd(), u64::MAX).is_err(),
         "reserved token"
