@@ -550,3 +550,63 @@ fn a_burst_of_several_buffers_allocates_only_its_list() {
         );
     }
 }
+
+/// The queue's accessors, exactly: the default high-water mark (256 KiB) and a set one,
+/// emptiness, and the bytes it holds (buffer capacities plus its list's own slots).
+#[test]
+fn write_queue_accessors_report_what_it_holds() {
+    let pool = Pool::new();
+    assert_eq!(slackwater_ready::DEFAULT_HIGH_WATER, 262_144);
+    let mut q = WriteQueue::new();
+    assert_eq!(q.high_water(), 262_144);
+    q.set_high_water(10);
+    assert_eq!(q.high_water(), 10);
+    assert!(q.is_empty() && !q.is_full());
+    assert_eq!(q.capacity_bytes(), 0);
+    let cap = pool.get(100).unwrap().capacity();
+    for _ in 0..3 {
+        let mut b = pool.get(100).unwrap();
+        b.extend_from_slice(&[1; 100]).unwrap();
+        q.push(b).unwrap();
+    }
+    assert!(!q.is_empty() && q.is_full());
+    assert_eq!((q.queued(), q.buffers()), (300, 3));
+    // The first buffer sits in a slot of its own; the other two in the list.
+    assert!(q.capacity_bytes() >= 3 * cap + 2 * std::mem::size_of::<slackwater_ready::Buf>());
+    assert_eq!(
+        (q.capacity_bytes() - 3 * cap) % std::mem::size_of::<slackwater_ready::Buf>(),
+        0
+    );
+}
+
+/// `ReadyWrite::queue_buf`'s provided form queues the buffer's bytes (a writer that
+/// implements only `queue`).
+#[test]
+fn the_provided_queue_buf_queues_the_bytes() {
+    struct Only(Vec<u8>);
+    impl ReadyWrite for Only {
+        fn queue(&mut self, data: &[u8]) -> io::Result<()> {
+            self.0.extend_from_slice(data);
+            Ok(())
+        }
+        fn try_flush_ready(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+        fn flush_ready(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+        fn queued(&self) -> usize {
+            0
+        }
+        fn is_write_full(&self) -> bool {
+            false
+        }
+    }
+    let pool = Pool::new();
+    let mut w = Only(Vec::new());
+    let mut b = pool.get(8).unwrap();
+    b.extend_from_slice(b"buffered").unwrap();
+    w.queue_buf(b).unwrap();
+    assert_eq!(w.0, b"buffered");
+    assert_eq!(pool.stats().in_use(), 0);
+}
