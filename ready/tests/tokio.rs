@@ -310,3 +310,30 @@ async fn forwarded_through_mut_and_box() {
             .is_none()
     );
 }
+
+/// `TokioFd`'s small parts: a queued buffer's bytes are sent, fullness follows the high-water
+/// mark, the socket's fd passes through, `Debug` shows the queue.
+#[tokio::test]
+async fn queue_buf_fullness_fd_and_debug() {
+    use std::os::fd::AsRawFd;
+    let pool = PoolHandle::from(Pool::new());
+    let (a, mut b) = tokio::net::UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let mut w = TokioFd::new(a).with_pool(pool.clone()).with_high_water(8);
+    assert_eq!(w.as_raw_fd(), fd);
+    assert!(!w.is_write_full());
+    let mut buf = pool.get(16).unwrap();
+    buf.extend_from_slice(b"whole buffer").unwrap();
+    w.queue_buf(buf).unwrap();
+    assert_eq!(w.queued(), 12);
+    assert!(w.is_write_full(), "12 bytes over a mark of 8");
+    let s = format!("{w:?}");
+    assert!(s.starts_with("TokioFd { io: UnixStream"), "{s}");
+    assert!(s.ends_with("queued: 12, read_failed: false }"), "{s}");
+    poll_fn(|cx| w.poll_flush_ready(cx)).await.unwrap();
+    assert!(!w.is_write_full());
+    let mut got = [0u8; 12];
+    b.read_exact(&mut got).await.unwrap();
+    assert_eq!(&got, b"whole buffer");
+    assert_eq!(pool.stats().in_use(), 0);
+}
