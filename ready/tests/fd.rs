@@ -1,12 +1,12 @@
 //! `ReadyFd` over socketpairs and loopback TCP.
 
 mod common;
-use common::{reset, tcp_pair};
+use common::{SIGNALS, reset, tcp_pair};
 use slackwater_ready::{Pool, ReadyFd, ReadyRead, ShutdownError, is_shutdown};
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -153,23 +153,9 @@ fn a_shutdown_says_what_it_is() {
     assert_eq!(ShutdownError.to_string(), e.to_string());
 }
 
-static SIGNALS: AtomicUsize = AtomicUsize::new(0);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    SIGNALS.fetch_add(1, Ordering::SeqCst);
-}
-
 #[test]
 fn eintr_from_a_signal_without_sa_restart_is_retried() {
-    // SAFETY: installs a handler that only touches an atomic; `sa_flags = 0` (no SA_RESTART),
-    // so a blocked poll(2) fails with EINTR when the signal arrives.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = on_signal as *const () as usize;
-        sa.sa_flags = 0;
-        libc::sigemptyset(&mut sa.sa_mask);
-        assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
-    }
+    common::catch_sigusr1();
     let pool = std::sync::Arc::new(Pool::new());
     let (a, mut b) = UnixStream::pair().unwrap();
     let mut r = ReadyFd::new(a).unwrap();
@@ -356,15 +342,7 @@ fn interrupted_writes_are_retried_and_flush_reaches_the_transport() {
 /// `write_all` (which would retry an `Interrupted` itself).
 #[test]
 fn a_write_waiting_for_room_survives_signals() {
-    // SAFETY: as in `eintr_from_a_signal_without_sa_restart_is_retried`: a handler that only
-    // touches an atomic, no SA_RESTART.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = on_signal as *const () as usize;
-        sa.sa_flags = 0;
-        libc::sigemptyset(&mut sa.sa_mask);
-        assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
-    }
+    common::catch_sigusr1();
     let (a, mut b) = UnixStream::pair().unwrap();
     let mut w = ReadyFd::new(a).unwrap();
     // Fill the socket (the fd is non-blocking now): the next write must wait.

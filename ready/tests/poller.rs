@@ -242,25 +242,11 @@ fn a_reset_peer_is_an_error_event() {
     assert!(ev.is_error() && ev.is_hangup() && ev.token() == 9, "{ev:?}");
 }
 
-static SIGNALS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    SIGNALS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-}
-
 /// A signal that interrupts `wait` ends it with no events and no error (its docs: never
 /// `Interrupted`), long before its timeout.
 #[test]
 fn a_signal_ends_a_wait_with_no_events() {
-    // SAFETY: installs a handler that only touches an atomic; no SA_RESTART (epoll_wait is
-    // never restarted anyway).
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = on_signal as *const () as usize;
-        sa.sa_flags = 0;
-        libc::sigemptyset(&mut sa.sa_mask);
-        assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
-    }
+    common::catch_sigusr1();
     let poller = std::sync::Arc::new(Poller::new().unwrap());
     let (a, _b) = UnixStream::pair().unwrap();
     poller.register(a.as_fd(), 1).unwrap();
@@ -293,7 +279,7 @@ fn a_signal_ends_a_wait_with_no_events() {
     };
     exit_tx.send(()).unwrap();
     t.join().unwrap();
-    assert!(SIGNALS.load(std::sync::atomic::Ordering::SeqCst) > 0);
+    assert!(common::SIGNALS.load(std::sync::atomic::Ordering::SeqCst) > 0);
     assert_eq!((r, n), (Ok(()), 0));
     assert!(
         took < Duration::from_secs(20),

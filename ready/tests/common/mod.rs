@@ -4,6 +4,7 @@
 use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A connected loopback TCP pair: (accepted, connecting).
 pub fn tcp_pair() -> (TcpStream, TcpStream) {
@@ -46,4 +47,24 @@ pub fn reset(s: impl AsRawFd) {
     };
     assert_eq!(r, 0, "{}", io::Error::last_os_error());
     drop(s);
+}
+
+/// SIGUSR1s handled so far by [`catch_sigusr1`]'s handler.
+pub static SIGNALS: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    SIGNALS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Installs a SIGUSR1 handler that only counts ([`SIGNALS`]), without `SA_RESTART`: a
+/// blocked `poll(2)` / `epoll_wait(2)` fails with `EINTR` when the signal arrives.
+pub fn catch_sigusr1() {
+    // SAFETY: the handler only touches an atomic; the `sigaction` is fully initialized.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_signal as *const () as usize;
+        sa.sa_flags = 0;
+        libc::sigemptyset(&mut sa.sa_mask);
+        assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
+    }
 }
