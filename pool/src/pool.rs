@@ -10,7 +10,6 @@ use crate::sync::{
     dealloc,
 };
 use alloc::boxed::Box;
-use alloc::vec::Vec;
 use core::alloc::Layout;
 use core::ptr::{self, NonNull};
 
@@ -105,7 +104,9 @@ pub(crate) struct Class {
     idle: IndexStack,
     /// Slots holding nothing.
     vacant: IndexStack,
-    shards: Box<[CachePadded<Shard>]>,
+    /// Inline, not boxed: the fast paths reach a shard by address arithmetic on the class,
+    /// without a load of a separate array's pointer.
+    shards: [CachePadded<Shard>; SHARDS],
     shared: CachePadded<Counters>,
 }
 
@@ -135,18 +136,16 @@ impl Class {
             next,
             idle: IndexStack::new(limit),
             vacant,
-            shards: (0..SHARDS)
-                .map(|_| {
-                    CachePadded(Shard {
-                        cached: OwnedCell::new(ptr::null_mut()),
-                        seen: OwnedCell::new(0),
-                        gets: OwnedCounter::new(),
-                        puts: OwnedCounter::new(),
-                        misses: OwnedCounter::new(),
-                        frees: OwnedCounter::new(),
-                    })
+            shards: core::array::from_fn(|_| {
+                CachePadded(Shard {
+                    cached: OwnedCell::new(ptr::null_mut()),
+                    seen: OwnedCell::new(0),
+                    gets: OwnedCounter::new(),
+                    puts: OwnedCounter::new(),
+                    misses: OwnedCounter::new(),
+                    frees: OwnedCounter::new(),
                 })
-                .collect(),
+            }),
             shared: CachePadded(Counters::default()),
         }
     }
@@ -494,15 +493,30 @@ pub(crate) struct Inner {
     refs: CachePadded<AtomicUsize>,
     state: CachePadded<PoolState>,
     counted: bool,
-    classes: Box<[Class]>,
+    /// Inline, not boxed: `get` reaches its class by address arithmetic on the state, one
+    /// dependent load fewer. The first `n` are the configured classes; the rest are empty
+    /// (no slots, nothing allocated) and never used.
+    classes: [Class; MAX_CLASSES],
+    /// How many of `classes` are configured.
+    n: usize,
     unpooled: Unpooled,
 }
 
 impl Inner {
+    /// The configured classes.
+    #[inline(always)]
+    fn classes(&self) -> &[Class] {
+        &self.classes[..self.n]
+    }
+
     fn new_boxed(config: &Config, counted: bool) -> *mut Inner {
-        let classes: Vec<Class> = (0..config.n)
-            .map(|i| Class::new(config.sizes[i], config.limits[i], config.zeroing, counted))
-            .collect();
+        let classes: [Class; MAX_CLASSES] = core::array::from_fn(|i| {
+            if i < config.n {
+                Class::new(config.sizes[i], config.limits[i], config.zeroing, counted)
+            } else {
+                Class::new(0, 0, config.zeroing, counted)
+            }
+        });
         let inner = Box::into_raw(Box::new(Inner {
             refs: CachePadded(AtomicUsize::new(1)),
             state: CachePadded(PoolState {
@@ -510,7 +524,8 @@ impl Inner {
                 closed: AtomicUsize::new(0),
             }),
             counted,
-            classes: classes.into_boxed_slice(),
+            classes,
+            n: config.n,
             unpooled: Unpooled {
                 zeroing: config.zeroing,
                 inner: ptr::null(),
@@ -520,6 +535,7 @@ impl Inner {
         // SAFETY: freshly allocated and not shared yet; set the back pointers.
         unsafe {
             for c in (*inner).classes.iter_mut() {
+                // The unused classes' back pointers are set too (harmless, never followed).
                 c.inner = inner;
             }
             (*inner).unpooled.inner = inner;
@@ -539,7 +555,7 @@ impl Inner {
     unsafe fn sync(&self, k: usize) -> bool {
         // Acquire: pairs with the Release bump of a closing drop, so `closed` is seen below.
         let e = self.state.epoch.load(Ordering::Acquire);
-        let Some(first) = self.classes.first() else {
+        let Some(first) = self.classes().first() else {
             return false;
         };
         // SAFETY: the caller holds shard `k`.
@@ -561,7 +577,7 @@ impl Inner {
     unsafe fn drain_shard(&self, k: usize, e: usize) -> usize {
         let closed = self.state.closed.load(Ordering::Relaxed) != 0;
         let mut n = 0;
-        for c in self.classes.iter() {
+        for c in self.classes().iter() {
             // SAFETY: the caller holds shard `k`.
             n += unsafe { c.drain(k) };
             if !closed {
@@ -588,7 +604,7 @@ impl Inner {
             // SAFETY: this thread holds shard `k`.
             n += unsafe { self.drain_shard(k, e) };
         }
-        n + self.classes.iter().map(Class::trim_shared).sum::<usize>()
+        n + self.classes().iter().map(Class::trim_shared).sum::<usize>()
     }
 
     /// The thread holding shard `k` is exiting: moves what the shard caches to the shared
@@ -605,11 +621,11 @@ impl Inner {
         let e = this.state.epoch.load(Ordering::Acquire);
         let keep = this.state.closed.load(Ordering::Relaxed) == 0
             && this
-                .classes
+                .classes()
                 .first()
                 // SAFETY: the caller holds shard `k`.
                 .is_some_and(|c| unsafe { c.shards[k].seen.get() } == e);
-        for c in this.classes.iter() {
+        for c in this.classes().iter() {
             let s = &c.shards[k];
             // SAFETY: the caller holds shard `k`, so it alone accesses `cached`.
             let Some(p) = NonNull::new(unsafe { s.cached.get() }) else {
@@ -712,7 +728,7 @@ impl Drop for Inner {
         // only inside a `get`, a return or a `trim` of it, each of which holds a reference
         // (the handle's or a buffer's) that happened before this drop, or when it exits, under
         // the registry's lock, which `destroy` took after it.
-        for c in self.classes.iter() {
+        for c in self.classes().iter() {
             for k in 0..c.shards.len() {
                 // SAFETY: `&mut self`: no other thread can access this state (see above).
                 unsafe { c.drain(k) };
@@ -737,11 +753,11 @@ impl Drop for Inner {
 /// * **Static** ([`Pool::new_static`], [`global`](crate::global)): `const`, meant for a
 ///   `static`. Buffers do not count references to the pool, so `get`/`put` touch no shared
 ///   counter. If such a pool is dropped anyway, it frees its idle buffers and leaks its
-///   bookkeeping (about 40 KiB with the default classes: slot tables and 16 thread shards), so
-///   buffers still out stay valid — sound, never a dangling pointer — and are freed when they
-///   come back. What a live thread other than the dropping one caches (at most one buffer
-///   per class) is freed when that thread next returns a buffer of the pool, or when it
-///   exits.
+///   bookkeeping (about 48 KiB with the default classes: slot tables, and 16 thread shards in
+///   each of the 8 class places), so buffers still out stay valid — sound, never a dangling
+///   pointer — and are freed when they come back. What a live thread other than the dropping
+///   one caches (at most one buffer per class) is freed when that thread next returns a
+///   buffer of the pool, or when it exits.
 /// * **Owned** ([`Pool::new`], [`Pool::with_config`]): every buffer holds a reference to the
 ///   pool's shared state, so the pool may be dropped before its buffers (they are freed when
 ///   they come back). Each `get` and each return costs one atomic increment/decrement on a
@@ -916,9 +932,12 @@ impl Pool {
     pub fn get(&self, n: usize) -> Result<Buf, PoolError> {
         let inner = self.inner();
         // Both arms yield plain values, so the `Buf` is built once, in registers.
-        let (p, cap, home) = match inner.classes.get(self.class_index(n)) {
-            Some(c) => (c.get()?, c.size, HomeRef::Class(NonNull::from(c))),
-            None => (
+        let i = self.class_index(n);
+        // `i < self.config.n` (a field of the handle) rather than `inner.classes()`' length:
+        // no load from the state before the class's own cache slot.
+        let (p, cap, home) = match inner.classes.get(i) {
+            Some(c) if i < self.config.n => (c.get()?, c.size, HomeRef::Class(NonNull::from(c))),
+            _ => (
                 inner.unpooled.get(n)?,
                 n,
                 HomeRef::Other(NonNull::from(&inner.unpooled as &dyn Home)),
@@ -1022,7 +1041,7 @@ impl Pool {
         }
         // SAFETY: published and alive while the handle is.
         let inner = unsafe { &*p };
-        for (i, c) in inner.classes.iter().enumerate() {
+        for (i, c) in inner.classes().iter().enumerate() {
             s.classes[i] = c.stats();
         }
         s.unpooled = inner.unpooled.stats();
