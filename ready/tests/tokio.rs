@@ -337,3 +337,131 @@ async fn queue_buf_fullness_fd_and_debug() {
     assert_eq!(&got, b"whole buffer");
     assert_eq!(pool.stats().in_use(), 0);
 }
+
+/// A transport that answers from a script: each `try_*` call takes the next outcome
+/// (`Interrupted`, `WouldBlock` or success), and each readiness poll is counted. It is what a
+/// user's own `ReadyPoll` transport may do; `TokioFd` retries `Interrupted` inside, so only
+/// such a transport reaches the provided forms' own retry.
+struct Scripted {
+    script: std::collections::VecDeque<io::ErrorKind>,
+    polls: usize,
+    queued: usize,
+}
+
+impl Scripted {
+    fn new(script: &[io::ErrorKind]) -> Self {
+        Scripted {
+            script: script.iter().copied().collect(),
+            polls: 0,
+            queued: 5,
+        }
+    }
+    /// The next scripted error, or `None` when the script is done (success).
+    fn next(&mut self) -> Option<io::Error> {
+        self.script.pop_front().map(io::Error::from)
+    }
+}
+
+impl ReadyRead for Scripted {
+    fn read_ready(&mut self, _: usize, _: &Pool) -> io::Result<Option<slackwater_ready::Buf>> {
+        unreachable!("the async forms use the try forms")
+    }
+    fn try_read_ready(
+        &mut self,
+        size: usize,
+        pool: &Pool,
+    ) -> io::Result<Option<slackwater_ready::Buf>> {
+        if let Some(e) = self.next() {
+            return Err(e);
+        }
+        let mut b = pool.get(size)?;
+        b.extend_from_slice(b"data").unwrap();
+        Ok(Some(b))
+    }
+    fn append_ready(&mut self, _: &mut slackwater_ready::Buf, _: usize) -> io::Result<usize> {
+        unreachable!()
+    }
+    fn try_append_ready(&mut self, _: &mut slackwater_ready::Buf, _: usize) -> io::Result<usize> {
+        unreachable!()
+    }
+}
+
+impl ReadyWrite for Scripted {
+    fn queue(&mut self, data: &[u8]) -> io::Result<()> {
+        self.queued += data.len();
+        Ok(())
+    }
+    fn try_flush_ready(&mut self) -> io::Result<()> {
+        if let Some(e) = self.next() {
+            return Err(e);
+        }
+        self.queued = 0;
+        Ok(())
+    }
+    fn flush_ready(&mut self) -> io::Result<()> {
+        unreachable!("the async forms use the try forms")
+    }
+    fn queued(&self) -> usize {
+        self.queued
+    }
+    fn is_write_full(&self) -> bool {
+        false
+    }
+}
+
+impl ReadyPoll for Scripted {
+    fn poll_read_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        self.polls += 1;
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_write_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        self.polls += 1;
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown_write(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[test]
+fn provided_async_forms_retry_interrupted_and_wait_on_would_block() {
+    use io::ErrorKind::{Interrupted, WouldBlock};
+    use std::task::{Context, Poll, Waker};
+    let mut cx = Context::from_waker(Waker::noop());
+    let pool = Pool::new();
+
+    // Read: Interrupted is retried at once (no readiness wait), WouldBlock waits for readiness.
+    let mut t = Scripted::new(&[Interrupted, WouldBlock, Interrupted]);
+    match t.poll_read_buf(&mut cx, 64, &pool) {
+        Poll::Ready(Ok(Some(b))) => assert_eq!(&b[..], b"data"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!((t.script.len(), t.polls), (0, 1));
+
+    // Flush: the same.
+    let mut t = Scripted::new(&[Interrupted, Interrupted, WouldBlock]);
+    assert!(matches!(t.poll_flush_ready(&mut cx), Poll::Ready(Ok(()))));
+    assert_eq!((t.script.len(), t.polls, t.queued), (0, 1, 0));
+
+    // Any other error is returned as it is.
+    let mut t = Scripted::new(&[io::ErrorKind::ConnectionReset]);
+    match t.poll_read_buf(&mut cx, 64, &pool) {
+        Poll::Ready(Err(e)) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset),
+        other => panic!("{other:?}"),
+    }
+    let mut t = Scripted::new(&[io::ErrorKind::BrokenPipe]);
+    match t.poll_flush_ready(&mut cx) {
+        Poll::Ready(Err(e)) => assert_eq!(e.kind(), io::ErrorKind::BrokenPipe),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(pool.stats().in_use(), 0);
+}
