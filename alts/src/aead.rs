@@ -184,42 +184,52 @@ impl Cipher {
     }
 }
 
-/// The rekey KDF: `HMAC-SHA256(kdf_key, id ‖ 0x01)` (RFC 2104), computed on SHA-256's
-/// compression function so that every intermediate value — the key padded with ipad and
-/// opad, both chaining states, the inner hash, the output — lives in a buffer of ours that is
-/// zeroized when dropped. (The `hmac` crate keeps its keyed states in a value it does not
-/// zeroize.) The compression function's own stack frame is not ours to scrub.
-fn rekey_kdf(kdf_key: &[u8], id: &[u8; 6]) -> Zeroizing<[u8; 32]> {
+/// The rekey KDF: `HMAC-SHA256(kdf_key, id ‖ 0x01)` (RFC 2104), written into `out`,
+/// computed on SHA-256's compression function so that every intermediate value — the key
+/// padded with ipad and opad, both chaining states, the inner hash, the output — lives in a
+/// buffer of ours that is zeroized when dropped. (The `hmac` crate keeps its keyed states in
+/// a value it does not zeroize.) Nothing is returned or passed by value: a value moved out of
+/// a function leaves its bytes in the frame it left, unscrubbed, where a later frame's
+/// uninitialized bytes (padding, an `Option`'s empty payload) can carry them into a heap block
+/// (`tests/zeroize.rs` can see that, in an optimized build, for the test's own copy of the
+/// key). The compression function's own stack frame is not ours to scrub.
+fn rekey_kdf(kdf_key: &[u8], id: &[u8; 6], out: &mut [u8; 32]) {
     const IV: [u32; 8] = [
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
         0x5be0cd19,
     ];
     // One block of `key ^ pad`, then one final block holding `tail` (at most 55 bytes) with
-    // SHA-256's padding for a message of 64 + tail.len() bytes.
-    fn hash(kdf_key: &[u8], pad: u8, tail: &[u8]) -> Zeroizing<[u8; 32]> {
+    // SHA-256's padding for a message of 64 + tail.len() bytes; the digest into `out`.
+    fn hash(kdf_key: &[u8], pad: u8, tail: &[u8], out: &mut [u8; 32]) {
         let mut state = Zeroizing::new(IV);
         let mut block = Zeroizing::new([pad; 64]);
         for (b, k) in block.iter_mut().zip(kdf_key) {
             *b ^= k;
         }
-        sha2::compress256(&mut state, &[*GenericArray::from_slice(&block[..])]);
+        // By reference: `[*GenericArray::from_slice(..)]` would copy the block to the stack.
+        sha2::compress256(
+            &mut state,
+            core::slice::from_ref(GenericArray::from_slice(&block[..])),
+        );
         block.fill(0);
         block[..tail.len()].copy_from_slice(tail);
         block[tail.len()] = 0x80;
         let bits = ((64 + tail.len()) as u64) * 8;
         block[56..].copy_from_slice(&bits.to_be_bytes());
-        sha2::compress256(&mut state, &[*GenericArray::from_slice(&block[..])]);
-        let mut out = Zeroizing::new([0u8; 32]);
+        sha2::compress256(
+            &mut state,
+            core::slice::from_ref(GenericArray::from_slice(&block[..])),
+        );
         for (o, w) in out.chunks_exact_mut(4).zip(state.iter()) {
             o.copy_from_slice(&w.to_be_bytes());
         }
-        out
     }
     let mut msg = Zeroizing::new([0u8; 7]);
     msg[..6].copy_from_slice(id);
     msg[6] = 0x01;
-    let inner = hash(kdf_key, 0x36, &msg[..]);
-    hash(kdf_key, 0x5c, &inner[..])
+    let mut inner = Zeroizing::new([0u8; 32]);
+    hash(kdf_key, 0x36, &msg[..], &mut inner);
+    hash(kdf_key, 0x5c, &inner[..], out);
 }
 
 /// The AEAD of one direction: `ALTSRP_GCM_AES128` (the key is the AES key, the nonce the
@@ -334,7 +344,8 @@ impl RecordAead {
                 let (kdf_key, mask) = secret.split_at(32);
                 let id: [u8; 6] = nonce[2..8].try_into().unwrap_or_default();
                 if cached.as_ref().is_none_or(|(cur, _)| *cur != id) {
-                    let full = rekey_kdf(kdf_key, &id);
+                    let mut full = Zeroizing::new([0u8; 32]);
+                    rekey_kdf(kdf_key, &id, &mut full);
                     let mut key = Zeroizing::new([0u8; 16]);
                     key.copy_from_slice(&full[..16]);
                     *cached = Some((id, Cipher::new(self.backend, &key)));

@@ -129,6 +129,15 @@ fn record_key(kdf_key: &[u8], id: [u8; 6]) -> [u8; 16] {
     outer[..16].try_into().unwrap()
 }
 
+/// Zeroes stack below the caller: `record_key`'s frames, which held the derived key (in
+/// an optimized build, a `Box::new(Conn::new(..))` later copies uninitialized stack bytes into
+/// its heap block).
+#[inline(never)]
+fn scrub_stack() {
+    let mut area = [0u64; 1024];
+    zeroize::Zeroize::zeroize(&mut area);
+}
+
 /// Seals and opens records over a `Box`ed pair of connections (both directions, a key
 /// schedule released and rebuilt), then drops everything while the scanner watches.
 fn exercise(p: Protocol, k: &[u8]) {
@@ -168,6 +177,7 @@ fn no_freed_block_holds_key_material_rekey() {
     let k = key(44, 7);
     // The client-out and server-in counters start at zero: records 0..3 use id 0.
     let derived = record_key(&k[..32], [0; 6]);
+    scrub_stack();
     arm(&[&k[..32], &k[32..44], &derived]);
     exercise(Protocol::Aes128GcmRekey, &k);
     let (found, scanned) = disarm();
@@ -183,9 +193,10 @@ fn the_scanner_finds_an_unscrubbed_key() {
     let k = key(44, 9);
     let derived = record_key(&k[..32], [0; 6]);
     arm(&[&derived]);
-    let leaked = Box::new(derived);
+    // `black_box`: an optimized build would otherwise leave out these allocations entirely.
+    let leaked = std::hint::black_box(Box::new(derived));
     drop(leaked);
-    let plain = Box::new(k[..32].to_vec());
+    let plain = std::hint::black_box(Box::new(k[..32].to_vec()));
     drop(plain);
     let (found, _) = disarm();
     assert_eq!(found, 1, "the freed copy of the derived key was found");
