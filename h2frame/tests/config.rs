@@ -3,7 +3,7 @@
 //! saturate instead of wrapping. (The doc examples say the same, but doctests are not part of
 //! a mutation run.)
 
-use slackwater_h2frame::{Config, Error, ErrorCode, decode};
+use slackwater_h2frame::{Config, Error};
 
 #[test]
 fn every_accessor_reports_its_setter() {
@@ -72,15 +72,4 @@ fn sizes_above_u32_saturate_instead_of_wrapping() {
         assert_eq!(c.copy_out_ratio(), want, "{n}");
         assert_eq!(c.continuation_limits().1, want, "{n}");
     }
-}
-
-#[test]
-fn a_continuation_on_stream_zero_is_refused_from_its_header() {
-    // An empty CONTINUATION (END_HEADERS) on stream 0.
-    let e = decode(&[0, 0, 0, 9, 4, 0, 0, 0, 0]).unwrap_err();
-    assert_eq!(e.code(), Some(ErrorCode::PROTOCOL_ERROR));
-    assert!(e.is_connection_error());
-    assert!(e.to_string().contains("stream id == 0"), "{e}");
-    // On stream 1 it decodes (the reader, not the decoder, checks the sequencing).
-    assert!(decode(&[0, 0, 0, 9, 4, 0, 0, 0, 1]).unwrap().is_some());
 }

@@ -298,3 +298,57 @@ fn streaming_reader_byte_by_byte_and_whole() {
         }
     }
 }
+
+/// `Decoder::decode_shared` (frames out of a frozen pool buffer, large payloads as views)
+/// says exactly what `decode` says, for every case and for padded DATA large enough to be a
+/// view (its payload starts one byte in, after the pad length).
+#[test]
+fn decode_shared_agrees_with_decode() {
+    use slackwater_h2frame::{Data, Decoder, FrameWriter};
+    let shared = |wire: &[u8]| {
+        let mut b = global().get(wire.len()).unwrap();
+        b.extend_from_slice(wire).unwrap();
+        b.freeze()
+    };
+    let mut wires: Vec<(String, Vec<u8>)> = cases().into_iter().map(|c| (c.name, c.wire)).collect();
+    for (len, pad) in [(16_000usize, Some(7u8)), (16_000, None), (100, Some(3))] {
+        let f = Frame::Data(Data {
+            stream_id: 3,
+            end_stream: false,
+            data: (0..len).map(|i| (i * 7) as u8).collect::<Vec<u8>>().into(),
+            padding: pad.map(|p| vec![0; p as usize].into()),
+        });
+        let mut wire = Vec::new();
+        FrameWriter::new().write(&mut wire, &f).unwrap();
+        wires.push((format!("DATA {len} padded {pad:?}"), wire));
+    }
+    let d = Decoder::new();
+    let mut views = 0;
+    for (name, wire) in wires {
+        let buf = shared(&wire);
+        match (decode(&wire), d.decode_shared(&buf)) {
+            (Ok(a), Ok(b)) => {
+                let (fa, na) = a.unwrap_or_else(|| panic!("{name}: incomplete"));
+                let (fb, nb) = b.unwrap_or_else(|| panic!("{name}: incomplete (shared)"));
+                assert_eq!((&fa, na), (&fb, nb), "{name}");
+                if let Frame::Data(x) = &fb {
+                    views += usize::from(x.data.is_view());
+                }
+            }
+            (Err(a), Err(b)) => assert_eq!(
+                (a.code(), a.scope(), a.to_string()),
+                (b.code(), b.scope(), b.to_string()),
+                "{name}"
+            ),
+            (a, b) => panic!("{name}: {a:?} vs {b:?}"),
+        }
+        // A buffer cut short is incomplete, not an error, for both.
+        let cut = &wire[..wire.len() - 1];
+        if decode(&wire).is_ok() {
+            assert!(decode(cut).unwrap().is_none(), "{name}");
+            assert!(d.decode_shared(&shared(cut)).unwrap().is_none(), "{name}");
+        }
+    }
+    // len × 16 ≥ the capacity of the buffer (16 KiB, 16 KiB, 256 B): all three are views.
+    assert_eq!(views, 3, "the added DATA payloads are views");
+}
