@@ -753,7 +753,7 @@ impl Drop for Inner {
 /// * **Static** ([`Pool::new_static`], [`global`](crate::global)): `const`, meant for a
 ///   `static`. Buffers do not count references to the pool, so `get`/`put` touch no shared
 ///   counter. If such a pool is dropped anyway, it frees its idle buffers and leaks its
-///   bookkeeping (about 48 KiB with the default classes: slot tables, and 16 thread shards in
+///   bookkeeping (about 47 KiB with the default classes: slot tables, and 16 thread shards in
 ///   each of the 8 class places), so buffers still out stay valid — sound, never a dangling
 ///   pointer — and are freed when they come back. What a live thread other than the dropping
 ///   one caches (at most one buffer per class) is freed when that thread next returns a
@@ -1129,5 +1129,22 @@ mod lookup_tests {
                 );
             }
         }
+    }
+}
+
+#[cfg(all(test, not(loom), feature = "std"))]
+mod layout_tests {
+    use super::*;
+
+    /// The README's "2.3 KiB per class place, about 18 KiB per pool state" (before the slot
+    /// tables, which depend on the retention limits): the price of the inline layout.
+    #[test]
+    fn the_inline_state_costs_what_the_readme_says() {
+        assert_eq!(SHARDS, 16);
+        assert_eq!(core::mem::size_of::<CachePadded<Shard>>(), 128);
+        let class = core::mem::size_of::<Class>();
+        assert!((2048..=2400).contains(&class), "{class}");
+        let state = core::mem::size_of::<Inner>();
+        assert!((MAX_CLASSES * 2048..=19 * 1024).contains(&state), "{state}");
     }
 }
