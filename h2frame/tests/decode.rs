@@ -43,3 +43,21 @@ fn a_push_promise_too_short_for_its_promised_id_is_refused_from_its_header() {
     assert!(decode(&pp(4, 0x4)).is_ok());
     assert!(decode(&pp(5, 0x4 | 0x8)).is_ok());
 }
+
+#[test]
+fn decode_shared_copies_payloads_up_to_the_inline_size_and_views_larger_ones() {
+    use slackwater_h2frame::{Decoder, Payload, global};
+    for len in [Payload::INLINE_MAX, Payload::INLINE_MAX + 1] {
+        let mut b = global().get(256).unwrap();
+        b.extend_from_slice(&[0, 0, len as u8, 0, 0, 0, 0, 0, 1])
+            .unwrap(); // DATA on 1
+        b.extend_from_slice(&vec![0xab; len]).unwrap();
+        let (f, _) = Decoder::new().decode_shared(&b.freeze()).unwrap().unwrap();
+        let slackwater_h2frame::Frame::Data(d) = f else {
+            panic!("{f:?}")
+        };
+        assert_eq!(d.data.len(), len);
+        // In a 256-byte buffer, len × 16 ≥ 256: a view as soon as it is above the inline size.
+        assert_eq!(d.data.is_view(), len > Payload::INLINE_MAX, "{len}");
+    }
+}
