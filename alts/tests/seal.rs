@@ -193,3 +193,76 @@ fn plaintext_before_a_bad_record_is_handed_out_first() {
         assert_eq!(AltsError::from_io(&e), Some(&want));
     }
 }
+
+/// Records gathered in one read are packed at the front of the buffer: an empty record, then
+/// an 8-byte one (its plaintext moves 32 bytes forward), then a 5-byte one (moves again).
+#[test]
+fn plaintext_of_several_records_in_one_read_is_packed_in_order() {
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut w = writer();
+    let mut wire = global().get(4096).unwrap();
+    for p in [&b""[..], b"AAAAAAAA", b"BBBBB", b"", b"C"] {
+        w.seal_record(p, &mut wire).unwrap();
+    }
+    let mut r = Conn::new(Buffered::new(&wire[..]), crypter(Side::Server));
+    let b = r.read_ready(4096, global()).unwrap().unwrap();
+    assert_eq!(&b[..], b"AAAAAAAABBBBBC", "all in one read, in order");
+    assert!(r.read_ready(4096, global()).unwrap().is_none());
+}
+
+/// A transport whose flushes answer from a script (`None`: success, everything sent).
+struct ScriptedOut {
+    queued: usize,
+    flushes: std::collections::VecDeque<Option<std::io::ErrorKind>>,
+}
+
+impl slackwater_ready::ReadyWrite for ScriptedOut {
+    fn queue(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.queued += data.len();
+        Ok(())
+    }
+    fn queue_buf(&mut self, buf: slackwater_ready::Buf) -> std::io::Result<()> {
+        self.queued += buf.len();
+        Ok(())
+    }
+    fn try_flush_ready(&mut self) -> std::io::Result<()> {
+        match self.flushes.pop_front().flatten() {
+            Some(kind) => Err(kind.into()),
+            None => {
+                self.queued = 0;
+                Ok(())
+            }
+        }
+    }
+    fn flush_ready(&mut self) -> std::io::Result<()> {
+        self.try_flush_ready()
+    }
+    fn queued(&self) -> usize {
+        self.queued
+    }
+    fn is_write_full(&self) -> bool {
+        false
+    }
+}
+
+/// The transport still holds bytes from before, and its next flush fails: that first error
+/// is the connection's, even though a later flush would report another (Linux: a reset, then
+/// `EPIPE`).
+#[test]
+fn the_first_fatal_flush_error_is_the_one_that_stays() {
+    use slackwater_ready::ReadyWrite;
+    use std::io::ErrorKind::{BrokenPipe, ConnectionReset};
+    let _s = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let t = ScriptedOut {
+        queued: 100,
+        flushes: [Some(ConnectionReset), Some(BrokenPipe)].into(),
+    };
+    let mut c = Conn::new(t, crypter(Side::Client));
+    c.queue(b"hi").unwrap();
+    let e = c.try_flush_ready().unwrap_err();
+    assert_eq!(e.kind(), ConnectionReset);
+    let again = c.queue(b"more").unwrap_err();
+    assert_eq!(again.kind(), ConnectionReset, "it stays");
+    // Nothing sealed after the error reached the transport.
+    assert_eq!(c.get_ref().queued, 100);
+}
