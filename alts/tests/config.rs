@@ -120,3 +120,34 @@ fn record_aead_debug_names_protocol_and_backend_and_no_key() {
     let p = RecordAead::new(Protocol::Aes128Gcm, &[0; 16], Backend::AesGcm).unwrap();
     assert!(format!("{p:?}").contains("Aes128Gcm,"), "{p:?}");
 }
+
+#[test]
+fn protocol_names_are_the_negotiated_ones() {
+    assert_eq!(Protocol::Aes128Gcm.name(), "ALTSRP_GCM_AES128");
+    assert_eq!(Protocol::Aes128GcmRekey.name(), "ALTSRP_GCM_AES128_REKEY");
+}
+
+#[test]
+fn conn_debug_names_protocol_side_and_state() {
+    let c = Crypter::new(Protocol::Aes128Gcm, Side::Server, &[2; 16], Backend::AesGcm).unwrap();
+    let conn = Conn::new(Buffered::new(std::io::empty()), c);
+    let s = format!("{conn:?}");
+    for w in [
+        "Conn",
+        "Aes128Gcm",
+        "Server",
+        "holds_buffer: false",
+        "read_dead: None",
+    ] {
+        assert!(s.contains(w), "{s} lacks {w}");
+    }
+}
+
+#[test]
+fn is_write_full_is_the_transports() {
+    use slackwater_ready::ReadyWrite;
+    let c = Crypter::new(Protocol::Aes128Gcm, Side::Client, &[2; 16], Backend::AesGcm).unwrap();
+    // A Vec never refuses output.
+    let conn = Conn::new(Vec::<u8>::new(), c);
+    assert!(!conn.is_write_full());
+}
