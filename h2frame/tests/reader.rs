@@ -559,7 +559,10 @@ fn stream_errors_leave_the_reader_usable_connection_errors_kill_it() {
 
 #[test]
 fn settings_values() {
-    let cases: [(u16, u32, Option<ErrorCode>); 10] = [
+    // Each boolean setting at both valid values and the first invalid one, each range at
+    // its edges.
+    let cases: [(u16, u32, Option<ErrorCode>); 17] = [
+        (Setting::ENABLE_PUSH, 0, None),
         (Setting::ENABLE_PUSH, 1, None),
         (Setting::ENABLE_PUSH, 2, Some(ErrorCode::PROTOCOL_ERROR)),
         (Setting::INITIAL_WINDOW_SIZE, 0x7fff_ffff, None),
@@ -573,22 +576,28 @@ fn settings_values() {
             16_383,
             Some(ErrorCode::PROTOCOL_ERROR),
         ),
+        (Setting::MAX_FRAME_SIZE, 16_384, None),
         (Setting::MAX_FRAME_SIZE, 16_777_215, None),
         (
             Setting::MAX_FRAME_SIZE,
             1 << 24,
             Some(ErrorCode::PROTOCOL_ERROR),
         ),
+        (Setting::ENABLE_CONNECT_PROTOCOL, 0, None),
+        (Setting::ENABLE_CONNECT_PROTOCOL, 1, None),
         (
             Setting::ENABLE_CONNECT_PROTOCOL,
             2,
             Some(ErrorCode::PROTOCOL_ERROR),
         ),
+        (Setting::NO_RFC7540_PRIORITIES, 0, None),
+        (Setting::NO_RFC7540_PRIORITIES, 1, None),
         (
             Setting::NO_RFC7540_PRIORITIES,
-            7,
+            2,
             Some(ErrorCode::PROTOCOL_ERROR),
         ),
+        (Setting::INITIAL_WINDOW_SIZE, 0, None),
         (0xff, 12345, None), // unknown ids are ignored (h2spec 6.5.2/5)
     ];
     for (id, value, want) in cases {
