@@ -241,7 +241,7 @@ fn io_errors_convert_both_ways() {
     let e = Error::from(io::Error::from(PoolError::Exhausted));
     assert_eq!(e, Error::Pool(PoolError::Exhausted));
     // ... but only as OutOfMemory, and only with a PoolError inside.
-    let other_kind = Error::from(io::Error::new(ErrorKind::Other, PoolError::Exhausted));
+    let other_kind = Error::from(io::Error::other(PoolError::Exhausted));
     assert!(matches!(&other_kind, Error::Io(i) if i.kind() == ErrorKind::Other));
     let bare_oom = Error::from(io::Error::from(ErrorKind::OutOfMemory));
     assert!(matches!(&bare_oom, Error::Io(i) if i.kind() == ErrorKind::OutOfMemory));
