@@ -398,9 +398,15 @@ fn continuation_sequencing() {
         &[data(1, vec![1]), cont(1, true, b"b")],
     ];
     for (i, frames) in bad.iter().enumerate() {
-        let mut r = reader(&wire(frames), &pool, Config::new());
-        let e = read_all(&mut r).expect_err(&format!("case {i}"));
-        assert_conn(&e, ErrorCode::PROTOCOL_ERROR);
+        let w = wire(frames);
+        // In 7-byte reads, and in one read (every frame then wholly buffered when its turn
+        // comes: the reader's fast path must see the open block too).
+        for chunk in [7, w.len()] {
+            let mut r =
+                FrameReader::with_config(Script::chunked(&w, chunk), pool.clone(), Config::new());
+            let e = read_all(&mut r).expect_err(&format!("case {i}, reads of {chunk}"));
+            assert_conn(&e, ErrorCode::PROTOCOL_ERROR);
+        }
     }
     // §5.5/2: an unknown frame inside a field block, even though unknown frames are skipped.
     let mut bytes = wire(&[headers(1, false, b"a")]);
@@ -1020,6 +1026,14 @@ fn the_header_block_cap_is_checked_from_the_frame_header() {
     let at_cap = [headers(1, true, &[0x82; 8000]), ping(1)];
     let mut r = reader(&wire(&at_cap), &pool, cfg.clone());
     assert_eq!(read_all(&mut r).unwrap(), at_cap);
+    // The same across a CONTINUATION: a block of exactly the cap is fine ...
+    let at_cap = [
+        headers(1, false, &[0x82; 7999]),
+        cont(1, true, b"\x82"),
+        ping(1),
+    ];
+    let mut r = reader(&wire(&at_cap), &pool, cfg.clone());
+    assert_eq!(read_all(&mut r).unwrap(), at_cap);
     let over = [headers(1, false, &[0x82; 8000]), cont(1, true, b"\x82")];
     let mut r = reader(&wire(&over), &pool, cfg.clone());
     assert!(matches!(r.read_frame(), Ok(Some(Frame::Headers(_)))));
@@ -1133,4 +1147,48 @@ fn replies_flushed_resets_the_pending_reply_count() {
     assert_eq!(read_all(&mut r).unwrap().len(), frames.len());
     assert_eq!(r.pending_replies(), 5_000);
     assert_eq!(pool.stats().in_use(), 0);
+}
+
+#[test]
+fn the_readers_accessors_report_its_state() {
+    let pool = PoolHandle::from(Pool::new());
+    let cfg = Config::builder()
+        .read_buffer_size(8192)
+        .max_frame_size(20_000)
+        .build()
+        .unwrap();
+    // HEADERS without END_HEADERS, then its CONTINUATION cut short.
+    let mut w = wire(&[headers(1, false, b"a"), cont(1, true, b"bc")]);
+    let cut = w.len() - 1;
+    let last = w.split_off(cut);
+    let mut r = FrameReader::with_config(
+        Script::new([Step::Bytes(w), Step::WouldBlock, Step::Bytes(last)]),
+        pool.clone(),
+        cfg.clone(),
+    );
+    assert_eq!(r.config(), &cfg);
+    assert!(!r.pool().is_global());
+    assert_eq!(r.pool().stats().in_use(), 0);
+    assert!(!r.in_header_block());
+    assert_eq!(r.read_buffer_bytes(), 0);
+    assert!(matches!(r.read_frame(), Ok(Some(Frame::Headers(_)))));
+    assert!(r.in_header_block());
+    // The CONTINUATION's first 10 of 11 bytes are buffered, in one pool buffer.
+    assert!(r.try_read_frame().unwrap_err().is_would_block());
+    assert!(r.in_header_block());
+    assert_eq!(r.buffered(), 10);
+    assert!(r.holds_buffer());
+    assert_eq!(pool.stats().in_use(), 1);
+    // It pins exactly that buffer's capacity: the size of the class it came from (the
+    // reader's own pool, which lent it).
+    let stats = r.pool().stats();
+    let lent: Vec<_> = stats.classes().iter().filter(|c| c.in_use > 0).collect();
+    assert_eq!(lent.len(), 1);
+    assert_eq!(r.read_buffer_bytes(), lent[0].size);
+    assert!(matches!(r.read_frame(), Ok(Some(Frame::Continuation(_)))));
+    assert!(!r.in_header_block());
+    assert_eq!(r.read_buffer_bytes(), 0);
+    assert_eq!(pool.stats().in_use(), 0);
+    // The global pool's reader says so.
+    assert!(FrameReader::new(Script::new([])).pool().is_global());
 }
