@@ -316,10 +316,17 @@ fn client_preface() {
     // Nothing at all: a clean EOF.
     let mut r = FrameReader::with_config(Script::chunked(&[], 1), pool.clone(), cfg.clone());
     assert!(r.read_frame().unwrap().is_none());
-    // Cut short.
-    let mut r =
-        FrameReader::with_config(Script::chunked(&good[..10], 1), pool.clone(), cfg.clone());
-    assert!(matches!(r.read_frame(), Err(Error::UnexpectedEof { .. })));
+    // Cut short: the error counts the preface bytes that came, and stays.
+    for cut in [1, 10, 23] {
+        let mut r =
+            FrameReader::with_config(Script::chunked(&good[..cut], 1), pool.clone(), cfg.clone());
+        for _ in 0..2 {
+            assert_eq!(
+                r.read_frame().unwrap_err(),
+                Error::UnexpectedEof { buffered: cut }
+            );
+        }
+    }
     // HTTP/1.1 instead.
     let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     let mut r = FrameReader::with_config(Script::chunked(req, 3), pool.clone(), cfg.clone());
