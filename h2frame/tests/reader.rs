@@ -1199,3 +1199,97 @@ fn the_readers_accessors_report_its_state() {
     // The global pool's reader says so.
     assert!(FrameReader::new(Script::new([])).pool().is_global());
 }
+
+/// At the reply cap, only frames that oblige a reply are refused: ACKs, WINDOW_UPDATE and DATA
+/// still come through, read in 1-byte pieces (the general path checks the cap from the header)
+/// and all in one read (the fast path).
+#[test]
+fn at_the_reply_cap_only_frames_wanting_a_reply_are_refused() {
+    let pool = PoolHandle::from(Pool::new());
+    let cfg = Config::builder()
+        .max_pending_replies(Some(2))
+        .build()
+        .unwrap();
+    let fine = [
+        ping(1),
+        settings_with(5),
+        Frame::Ping(Ping {
+            ack: true,
+            data: [0; 8],
+        }),
+        Frame::Settings(Settings::ack()),
+        Frame::WindowUpdate(WindowUpdate {
+            stream_id: 0,
+            increment: 10,
+        }),
+        data(1, vec![9; 3]),
+    ];
+    for refused in [ping(2), settings_with(6)] {
+        let mut frames = fine.to_vec();
+        frames.push(refused);
+        let w = wire(&frames);
+        for chunk in [1, w.len()] {
+            let mut r =
+                FrameReader::with_config(Script::chunked(&w, chunk), pool.clone(), cfg.clone());
+            for f in &fine {
+                assert_eq!(
+                    r.read_frame().unwrap().as_ref(),
+                    Some(f),
+                    "reads of {chunk}"
+                );
+            }
+            assert_eq!(r.pending_replies(), 2);
+            let e = r.read_frame().unwrap_err();
+            assert_conn(&e, ErrorCode::ENHANCE_YOUR_CALM);
+        }
+    }
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+/// What the server tells a client that sent HTTP/1.x: the bytes' first read decides, whole
+/// request lines and single bytes alike.
+#[test]
+fn a_bad_preface_is_told_apart_from_http1() {
+    let cfg = Config::builder()
+        .expect_client_preface(true)
+        .build()
+        .unwrap();
+    let cases: [(&[u8], usize, bool); 9] = [
+        (b"GET / HTTP/1.1\r\n", 64, true),
+        (b"OPTIONS * HTTP/1.1\r\n", 64, true),
+        (b"G", 64, true),
+        (b"GET", 64, true),
+        (b" GET /\r\n", 64, false),
+        (b"get /\r\n", 64, false),
+        (b"GE1 /\r\n", 64, false),
+        (b"PRI * HTTP/1.1\r\n", 64, true),
+        (b"\x16\x03\x01\x02\x00", 64, false), // a TLS ClientHello
+    ];
+    for (bytes, chunk, http1) in cases {
+        let mut r = FrameReader::with_config(Script::chunked(bytes, chunk), global(), cfg.clone());
+        let e = r.read_frame().unwrap_err();
+        assert_eq!(
+            e,
+            Error::BadPreface { http1 },
+            "{:?}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+}
+
+#[test]
+fn a_readers_debug_shows_its_state() {
+    let r = FrameReader::new(Script::new([]));
+    assert_eq!(
+        format!("{r:?}"),
+        "FrameReader { buffered: 0, in_header_block: false, pending_replies: 0, dead: None, \
+         truncated: None }"
+    );
+    let mut r = FrameReader::new(Script::chunked(&wire(&[ping(1)])[..5], 5));
+    assert!(r.read_frame().is_err());
+    assert_eq!(
+        format!("{r:?}"),
+        "FrameReader { buffered: 0, in_header_block: false, pending_replies: 0, dead: None, \
+         truncated: Some(5) }"
+    );
+}

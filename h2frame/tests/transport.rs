@@ -633,3 +633,147 @@ fn errors_display_without_their_source_and_clone() {
     assert!(!e.is_fatal());
     assert!(r.read_frame().unwrap().is_none());
 }
+
+/// Every `ReadyWrite` method of the reader is its transport's: `queue_buf` queues, the write
+/// state (`wants_writable`, `is_write_full`) is the transport's, and a blocking `flush_ready`
+/// that empties the output clears the replies owed, like `try_flush_ready`.
+#[test]
+fn the_reader_passes_queue_buf_the_write_state_and_blocking_flushes_through() {
+    let pool = PoolHandle::from(Pool::new());
+    let (a, mut peer) = UnixStream::pair().unwrap();
+    setsockopt_int(a.as_raw_fd(), libc::SO_SNDBUF, 4096);
+    let mut ours = FrameReader::with_pool(
+        ReadyFd::new(a)
+            .unwrap()
+            .with_pool(pool.clone())
+            .with_high_water(64),
+        pool.clone(),
+    );
+    assert!(!ours.wants_writable());
+    assert!(!ours.is_write_full());
+    // A PING from the peer: one reply owed.
+    let mut wire = Vec::new();
+    FrameWriter::new().write(&mut wire, &ping(9)).unwrap();
+    peer.write_all(&wire).unwrap();
+    assert!(matches!(ours.read_frame(), Ok(Some(Frame::Ping(_)))));
+    assert_eq!(ours.pending_replies(), 1);
+    // A pooled buffer handed over whole.
+    let mut buf = pool.get(64).unwrap();
+    buf.extend_from_slice(b"hello").unwrap();
+    ours.queue_buf(buf).unwrap();
+    assert_eq!(ours.queued(), 5);
+    assert_eq!(ours.get_ref().queued(), 5);
+    assert!(!ours.is_write_full()); // under the 64-byte mark
+    // Past the mark, and more than the socket takes at once.
+    ours.queue(&vec![7u8; 1 << 20]).unwrap();
+    assert!(ours.is_write_full());
+    assert_eq!(
+        ours.try_flush_ready().unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+    assert!(ours.wants_writable());
+    assert!(ours.get_ref().wants_writable());
+    assert_eq!(ours.pending_replies(), 1); // output still queued: the reply is still owed
+    // A blocking flush while the peer drains: everything goes, and the reply is no longer
+    // owed.
+    let total = 5 + (1 << 20);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut got = 0;
+            let mut sink = vec![0u8; 1 << 16];
+            while got < total {
+                got += io::Read::read(&mut peer, &mut sink).unwrap();
+            }
+        });
+        ours.flush_ready().unwrap();
+    });
+    assert_eq!(ours.queued(), 0);
+    assert!(!ours.wants_writable());
+    assert!(!ours.is_write_full());
+    assert_eq!(ours.pending_replies(), 0);
+    drop(ours);
+    assert_eq!(pool.stats().in_use(), 0);
+}
+
+#[test]
+fn write_data_takes_up_to_the_peers_max_frame_size_and_every_length_round_trips() {
+    let mut w = FrameWriter::new();
+    let mut out = Vec::new();
+    w.write_data(&mut out, 1, false, &[1; 16_384]).unwrap();
+    assert_eq!(out.len(), 9 + 16_384);
+    assert!(matches!(
+        w.write_data(&mut out, 1, false, &[1; 16_385]),
+        Err(Error::Invalid(_))
+    ));
+    w.set_max_frame_size(20_000).unwrap();
+    w.write_data(&mut Vec::new(), 1, false, &[1; 20_000])
+        .unwrap();
+    assert!(
+        w.write_data(&mut Vec::new(), 1, false, &[1; 20_001])
+            .is_err()
+    );
+    assert_eq!(out.len(), 9 + 16_384); // nothing of the refused frame was written
+    // Every length across the writer's stack buffer, through both entry points, with and
+    // without padding.
+    let w = FrameWriter::new();
+    for len in 0..=300usize {
+        let body: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+        let mut out = Vec::new();
+        w.write_data(&mut out, 3, len % 2 == 0, &body).unwrap();
+        let (f, n) = decode(&out).unwrap().unwrap();
+        assert_eq!(n, out.len());
+        assert!(
+            matches!(f, Frame::Data(d) if d.data == *body.as_slice() && d.end_stream == (len % 2 == 0))
+        );
+        for padding in [None, Some(Payload::from(vec![0u8; len % 50]))] {
+            let frame = Frame::Data(Data {
+                stream_id: 5,
+                end_stream: false,
+                data: Payload::from(body.clone()),
+                padding,
+            });
+            let mut out = Vec::new();
+            w.write(&mut out, &frame).unwrap();
+            assert_eq!(decode(&out).unwrap().unwrap(), (frame, out.len()), "{len}");
+        }
+    }
+}
+
+#[test]
+fn window_updates_go_to_the_connection_and_the_stream_and_never_as_zero() {
+    let w = FrameWriter::new();
+    let mut out = Vec::new();
+    w.write_window_updates(&mut out, 7, 0).unwrap();
+    assert!(out.is_empty());
+    w.write_window_updates(&mut out, 7, 1000).unwrap();
+    assert_eq!(
+        out,
+        [
+            [0, 0, 4, 8, 0, 0, 0, 0, 0, 0, 0, 0x03, 0xe8],
+            [0, 0, 4, 8, 0, 0, 0, 0, 7, 0, 0, 0x03, 0xe8]
+        ]
+        .concat()
+    );
+    assert!(matches!(
+        w.write_window_updates(&mut Vec::new(), 7, 1 << 31),
+        Err(Error::Invalid(_))
+    ));
+}
+
+#[test]
+fn encode_takes_a_buffer_of_the_frames_own_size_class() {
+    let pool = Pool::new();
+    let classes: Vec<usize> = pool.stats().classes().iter().map(|c| c.size).collect();
+    for len in [0usize, 200, 247, 248, 4000, 16_384] {
+        let f = Frame::Unknown(Unknown {
+            kind: 0xfa,
+            flags: 0,
+            stream_id: 0,
+            payload: Payload::from(vec![3; len]),
+        });
+        let b = encode(&f, &pool).unwrap();
+        assert_eq!(b.len(), 9 + len);
+        let class = *classes.iter().find(|&&c| c >= 9 + len).unwrap();
+        assert_eq!(b.capacity(), class, "{len}");
+    }
+}
