@@ -610,3 +610,34 @@ fn the_provided_queue_buf_queues_the_bytes() {
     assert_eq!(w.0, b"buffered");
     assert_eq!(pool.stats().in_use(), 0);
 }
+
+/// A `Vec<u8>` takes every byte at once: `queue` and `queue_buf` append, nothing is ever left
+/// queued, it is never full, flushes do nothing; through `&mut` and `Box` alike.
+#[test]
+fn a_vec_is_an_output_that_takes_everything_at_once() {
+    let pool = Pool::new();
+    let mut v: Vec<u8> = Vec::new();
+    v.queue(b"abc").unwrap();
+    let mut b = pool.get(16).unwrap();
+    b.extend_from_slice(b"de").unwrap();
+    v.queue_buf(b).unwrap();
+    assert_eq!(v, b"abcde");
+    assert_eq!(pool.stats().in_use(), 0); // the buffer went back once copied
+    for _ in 0..2 {
+        assert_eq!(v.queued(), 0);
+        assert!(!v.wants_writable());
+        assert!(!v.is_write_full());
+        v.try_flush_ready().unwrap();
+        v.flush_ready().unwrap();
+    }
+    {
+        let mut by_ref: &mut Vec<u8> = &mut v;
+        ReadyWrite::queue(&mut by_ref, b"f").unwrap();
+        assert_eq!(ReadyWrite::queued(&by_ref), 0);
+    }
+    let mut boxed: Box<Vec<u8>> = Box::new(v);
+    boxed.queue(&[b'g'; 100_000]).unwrap();
+    assert_eq!((boxed.len(), boxed.queued()), (100_006, 0));
+    assert!(!boxed.is_write_full());
+    assert_eq!(&boxed[..7], b"abcdefg");
+}
