@@ -475,6 +475,17 @@ fn unknown_frames_skipped_or_surfaced() {
     bytes.extend(wire(&[ping(2)]));
     let got = read_all(&mut reader(&bytes, &pool, Config::new())).unwrap();
     assert_eq!(got, [ping(1), ping(2)]);
+    // The same with every frame wholly buffered when its turn comes (one read; a small
+    // unknown frame too): the reader's fast path skips them as well.
+    let mut small = bytes.clone();
+    small.extend_from_slice(&[0, 0, 2, 0x0a, 0, 0, 0, 0, 1, 0xbb, 0xbb]);
+    small.extend(wire(&[ping(3)]));
+    let mut r = FrameReader::with_config(
+        Script::chunked(&small, small.len()),
+        pool.clone(),
+        Config::new(),
+    );
+    assert_eq!(read_all(&mut r).unwrap(), [ping(1), ping(2), ping(3)]);
     let cfg = Config::builder()
         .surface_unknown_frames(true)
         .build()
@@ -1027,6 +1038,28 @@ fn the_header_block_cap_is_checked_from_the_frame_header() {
             assert_conn(&e, ErrorCode::ENHANCE_YOUR_CALM);
             assert_eq!(r.get_ref().reads, 1);
             assert!(!r.holds_buffer());
+        }
+    }
+    // Over the cap with END_HEADERS, wholly buffered and small enough to be copied rather
+    // than viewed (one read: the fast path's situation), then a PING: refused all the same.
+    let small_cap = Config::builder()
+        .continuation_limits(64, 100)
+        .build()
+        .unwrap();
+    for (len, refused) in [(100, false), (101, true)] {
+        // (The first frame always comes through the general path: nothing is buffered
+        // before the first read. So a PING first.)
+        let w = wire(&[ping(0), headers(1, true, &vec![0x82; len]), ping(1)]);
+        let mut r = FrameReader::with_config(
+            Script::chunked(&w, w.len()),
+            pool.clone(),
+            small_cap.clone(),
+        );
+        assert_eq!(r.read_frame().unwrap(), Some(ping(0)));
+        match r.read_frame() {
+            Err(e) if refused => assert_conn(&e, ErrorCode::ENHANCE_YOUR_CALM),
+            Ok(Some(Frame::Headers(h))) if !refused => assert_eq!(h.fragment.len(), len),
+            other => panic!("{len}: {other:?}"),
         }
     }
     // At the cap is fine; one byte of CONTINUATION more is not.
