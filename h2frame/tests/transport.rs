@@ -713,6 +713,14 @@ fn write_data_takes_up_to_the_peers_max_frame_size_and_every_length_round_trips(
             .is_err()
     );
     assert_eq!(out.len(), 9 + 16_384); // nothing of the refused frame was written
+    // Stream ids up to 2^31 - 1 (the reserved bit clear).
+    let mut top = Vec::new();
+    w.write_data(&mut top, 0x7fff_ffff, true, b"x").unwrap();
+    assert_eq!(top[5..9], [0x7f, 0xff, 0xff, 0xff]);
+    assert!(matches!(
+        w.write_data(&mut Vec::new(), 0x8000_0000, true, b"x"),
+        Err(Error::Invalid(_))
+    ));
     // Every length across the writer's stack buffer, through both entry points, with and
     // without padding.
     let w = FrameWriter::new();
