@@ -1,0 +1,44 @@
+//! Reads one of the frame benchmark's streams `PASSES` times with one reader and prints the
+//! frames per pass: the loop whose instructions `tools/callgrind_frames.sh` counts (two pass
+//! counts subtracted, so that building the stream and the process's setup cancel out).
+//!
+//! `cargo run --release -p slackwater-h2frame --example frame_loop -- control|data16k slackwater|bare PASSES`
+
+#[path = "../benches/common/mod.rs"]
+mod common;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = "usage: frame_loop control|data16k slackwater|bare PASSES";
+    let [stream, reader, passes] = args.as_slice() else {
+        eprintln!("{usage}");
+        return ExitCode::from(2);
+    };
+    let (bytes, frames) = match stream.as_str() {
+        "control" => common::control_stream(1000),
+        "data16k" => common::data_stream(512),
+        other => {
+            eprintln!("unknown stream {other:?}; {usage}");
+            return ExitCode::from(2);
+        }
+    };
+    let pass: fn(&[u8]) -> usize = match reader.as_str() {
+        "slackwater" => common::slackwater_pass,
+        "bare" => common::bare_pass,
+        other => {
+            eprintln!("unknown reader {other:?}; {usage}");
+            return ExitCode::from(2);
+        }
+    };
+    let Ok(passes) = passes.parse::<usize>() else {
+        eprintln!("PASSES must be a number; {usage}");
+        return ExitCode::from(2);
+    };
+    for _ in 0..passes {
+        assert_eq!(pass(&bytes), frames);
+    }
+    println!("{frames}");
+    ExitCode::SUCCESS
+}
