@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Instructions per frame read, counted by valgrind's callgrind (a measure this machine's noise
-# does not move): h2frame's `FrameReader` and the bare `BufReader` loop over the frame
-# benchmark's streams, each run with 20 and 40 passes and the difference divided by 20 passes'
-# frames, so that building the stream and the process's setup cancel out.
+# Instructions per frame read or written, counted by valgrind's callgrind (a measure this
+# machine's noise does not move): h2frame's `FrameReader` and the bare `BufReader` loop reading
+# the frame benchmark's streams, and `FrameWriter` encoding their frames into a warm
+# `Vec<u8>`. Each runs with 20 and 40 passes; the difference is divided by 20 passes' frames,
+# so that building the stream and the process's setup cancel out.
 #
 #   bash tools/callgrind_frames.sh        (from the repository root; needs valgrind)
 set -euo pipefail
@@ -16,7 +17,7 @@ instructions() { # stream reader passes
 printf '%-8s %-11s %s\n' stream reader "instructions per frame"
 for stream in control data16k; do
     frames=$("$bin" "$stream" bare 1)
-    for reader in slackwater bare; do
+    for reader in slackwater bare write; do
         lo=$(instructions "$stream" "$reader" 20)
         hi=$(instructions "$stream" "$reader" 40)
         printf '%-8s %-11s %s\n' "$stream" "$reader" \

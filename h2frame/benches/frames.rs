@@ -17,7 +17,6 @@ mod common;
 use common::*;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures_core::Stream;
-use slackwater_h2frame::*;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::io;
@@ -50,17 +49,8 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-// ---------------------------------------------------------------- streams
-// (built in `common`: the example behind `tools/callgrind_frames.sh` reads the same ones)
-
-fn decode_all(mut bytes: &[u8]) -> Vec<Frame> {
-    let mut v = Vec::new();
-    while let Some((f, n)) = decode(bytes).unwrap() {
-        v.push(f);
-        bytes = &bytes[n..];
-    }
-    v
-}
+// (The streams, the slackwater and bare readers and the writer's pass are in `common`: the
+// example behind `tools/callgrind_frames.sh` runs the same ones.)
 
 // ---------------------------------------------------------------- h2
 
@@ -108,20 +98,6 @@ fn h2_pass(bytes: &[u8]) -> usize {
             Poll::Pending => panic!("h2: pending on an in-memory source"),
         }
     }
-}
-
-// ---------------------------------------------------------------- write side
-
-/// Encodes `frames` into `out` (cleared first, its capacity kept: the steady state of a
-/// connection whose output buffer is warm). Each DATA byte is copied once, into `out`.
-fn write_pass(frames: &[Frame], out: &mut Vec<u8>) -> usize {
-    out.clear();
-    let w = FrameWriter::new();
-    for f in frames {
-        w.write(out, f).unwrap();
-    }
-    black_box(out.len());
-    frames.len()
 }
 
 // ---------------------------------------------------------------- driver

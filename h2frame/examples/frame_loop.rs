@@ -1,8 +1,9 @@
-//! Reads one of the frame benchmark's streams `PASSES` times with one reader and prints the
-//! frames per pass: the loop whose instructions `tools/callgrind_frames.sh` counts (two pass
-//! counts subtracted, so that building the stream and the process's setup cancel out).
+//! Reads one of the frame benchmark's streams `PASSES` times with one reader (or writes its
+//! frames `PASSES` times into a warm `Vec<u8>`) and prints the frames per pass: the loop whose
+//! instructions `tools/callgrind_frames.sh` counts (two pass counts subtracted, so that
+//! building the stream and the process's setup cancel out).
 //!
-//! `cargo run --release -p slackwater-h2frame --example frame_loop -- control|data16k slackwater|bare PASSES`
+//! `cargo run --release -p slackwater-h2frame --example frame_loop -- control|data16k slackwater|bare|write PASSES`
 
 #[path = "../benches/common/mod.rs"]
 mod common;
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: frame_loop control|data16k slackwater|bare PASSES";
+    let usage = "usage: frame_loop control|data16k slackwater|bare|write PASSES";
     let [stream, reader, passes] = args.as_slice() else {
         eprintln!("{usage}");
         return ExitCode::from(2);
@@ -24,17 +25,27 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let Ok(passes) = passes.parse::<usize>() else {
+        eprintln!("PASSES must be a number; {usage}");
+        return ExitCode::from(2);
+    };
     let pass: fn(&[u8]) -> usize = match reader.as_str() {
         "slackwater" => common::slackwater_pass,
         "bare" => common::bare_pass,
+        "write" => {
+            let decoded = common::decode_all(&bytes);
+            let mut out = Vec::with_capacity(bytes.len());
+            for _ in 0..passes {
+                assert_eq!(common::write_pass(&decoded, &mut out), frames);
+            }
+            assert_eq!(out, bytes);
+            println!("{frames}");
+            return ExitCode::SUCCESS;
+        }
         other => {
             eprintln!("unknown reader {other:?}; {usage}");
             return ExitCode::from(2);
         }
-    };
-    let Ok(passes) = passes.parse::<usize>() else {
-        eprintln!("PASSES must be a number; {usage}");
-        return ExitCode::from(2);
     };
     for _ in 0..passes {
         assert_eq!(pass(&bytes), frames);

@@ -87,6 +87,16 @@ pub fn encode_all(frames: &[Frame]) -> Vec<u8> {
     out
 }
 
+/// The frames of a stream, decoded one by one.
+pub fn decode_all(mut bytes: &[u8]) -> Vec<Frame> {
+    let mut v = Vec::new();
+    while let Some((f, n)) = decode(bytes).unwrap() {
+        v.push(f);
+        bytes = &bytes[n..];
+    }
+    v
+}
+
 // ---------------------------------------------------------------- slackwater
 
 /// An in-memory `ReadyRead`: every read copies at most `size` bytes out of the source, as
@@ -151,4 +161,18 @@ pub fn bare_pass(bytes: &[u8]) -> usize {
         black_box((&h, &payload));
         n += 1;
     }
+}
+
+// ---------------------------------------------------------------- write side
+
+/// Encodes `frames` into `out` (cleared first, its capacity kept: the steady state of a
+/// connection whose output buffer is warm). Each DATA byte is copied once, into `out`.
+pub fn write_pass(frames: &[Frame], out: &mut Vec<u8>) -> usize {
+    out.clear();
+    let w = FrameWriter::new();
+    for f in frames {
+        w.write(out, f).unwrap();
+    }
+    black_box(out.len());
+    frames.len()
 }
