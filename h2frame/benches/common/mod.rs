@@ -1,5 +1,6 @@
 //! The benchmark's streams and two of its readers, shared by `benches/frames.rs` and
-//! `examples/frame_loop.rs` (the loop `tools/callgrind_frames.sh` counts instructions of).
+//! `benches/frame_loop.rs` (built as the example `frame_loop`: the loop `tools/callgrind_frames.sh`
+//! counts instructions of).
 
 use slackwater_h2frame::*;
 use std::hint::black_box;

@@ -5,7 +5,6 @@
 //!
 //! `cargo run --release -p slackwater-h2frame --example frame_loop -- control|data16k slackwater|bare|write PASSES`
 
-#[path = "../benches/common/mod.rs"]
 mod common;
 
 use std::process::ExitCode;
