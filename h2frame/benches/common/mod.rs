@@ -102,8 +102,8 @@ pub fn decode_all(mut bytes: &[u8]) -> Vec<Frame> {
 
 /// An in-memory `ReadyRead`: every read copies at most `size` bytes out of the source, as
 /// `read(2)` would.
-pub struct Mem<'a> {
-    pub data: &'a [u8],
+struct Mem<'a> {
+    data: &'a [u8],
 }
 
 impl ReadyRead for Mem<'_> {
